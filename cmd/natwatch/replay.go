@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/natwatch/natwatch/internal/config"
+	"github.com/natwatch/natwatch/internal/natlog"
+	"github.com/natwatch/natwatch/internal/pipeline"
+)
+
+// maxLineBytes is the longest log line replay reads; longer lines are counted and skipped.
+const maxLineBytes = 1 << 20
+
+func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("replay", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: natwatch replay [flags] FILE...|-\n\n"+
+			"Replays log files through the detector in the order of the records' own times, printing each\n"+
+			"anomaly as a JSON line on stdout and a summary on stderr. Several files are merged by time.\n\nFlags:\n")
+		flags.PrintDefaults()
+	}
+
+	settings := make(map[string]*string, len(config.Keys))
+	for _, key := range config.Keys {
+		settings[key.Name] = flags.String(flagName(key.Name), key.Default, key.Help)
+	}
+	now := flags.String("now", "", "reference time (RFC 3339) for the year of year-less timestamps; default: the current time")
+	printStats := flags.Bool("stats", false, "print records read, parsed and skipped per format and reason as JSON on stderr")
+
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if flags.NArg() == 0 {
+		fmt.Fprintln(stderr, "natwatch replay: no input: name one or more log files, or - for stdin")
+		return 2
+	}
+
+	reference := time.Now()
+	if *now != "" {
+		parsed, err := time.Parse(time.RFC3339, *now)
+		if err != nil {
+			fmt.Fprintf(stderr, "natwatch replay: invalid -now %q: use RFC 3339, such as 2026-03-15T00:00:00+08:00\n", *now)
+			return 2
+		}
+		reference = parsed
+	}
+
+	// Replay prints anomalies on stdout unless the user turned that off explicitly.
+	if !isFlagSet(flags, flagName("Anomaly_Stdout")) {
+		*settings["Anomaly_Stdout"] = "on"
+	}
+	cfg, err := config.FromProperties(func(key string) string { return *settings[key] })
+	if err != nil {
+		fmt.Fprintf(stderr, "natwatch replay: %v\n", strings.ReplaceAll(err.Error(), "\n", "\nnatwatch replay: "))
+		return 2
+	}
+
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	p, err := pipeline.New(cfg, pipeline.Options{Logger: logger, Stdout: stdout})
+	if err != nil {
+		fmt.Fprintf(stderr, "natwatch replay: %v\n", err)
+		return 1
+	}
+
+	replayErr := replayFiles(p, flags.Args(), stdin, reference)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	closeErr := p.Close(ctx)
+
+	stats := p.Stats()
+	writeSummary(stderr, stats)
+	if *printStats {
+		encoder := json.NewEncoder(stderr)
+		encoder.SetIndent("", "  ")
+		encoder.Encode(stats)
+	}
+
+	if err := errors.Join(replayErr, closeErr); err != nil {
+		fmt.Fprintf(stderr, "natwatch replay: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// flagName turns a configuration key such as InfluxDB_URL into the flag name influxdb-url.
+func flagName(key string) string {
+	return strings.ReplaceAll(strings.ToLower(key), "_", "-")
+}
+
+func isFlagSet(flags *flag.FlagSet, name string) bool {
+	set := false
+	flags.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+// source is one input file with its next normalised event, for merging files by event time.
+type source struct {
+	name    string
+	order   int // position on the command line, the tie-break for equal times
+	scanner *bufio.Scanner
+	closer  io.Closer
+	line    []byte // a copy of the current line, which ev.Raw points into
+	ev      natlog.ConnEvent
+	lineNo  int
+}
+
+// advance reads lines until one normalises into s.ev. It returns false at the end of the input.
+func (s *source) advance(p *pipeline.Pipeline, reference time.Time) bool {
+	for s.scanner.Scan() {
+		s.lineNo++
+		raw := s.scanner.Bytes()
+		if len(strings.TrimSpace(string(raw))) == 0 {
+			continue
+		}
+		s.line = append(s.line[:0], raw...)
+		if err := p.NormalizeLine(s.line, reference, &s.ev); err != nil {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// sourceHeap orders sources by the time of their next event, and by input order for equal times
+// so that a replay is deterministic.
+type sourceHeap []*source
+
+func (h sourceHeap) Len() int { return len(h) }
+func (h sourceHeap) Less(i, j int) bool {
+	if !h[i].ev.Time.Equal(h[j].ev.Time) {
+		return h[i].ev.Time.Before(h[j].ev.Time)
+	}
+	return h[i].order < h[j].order
+}
+func (h sourceHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *sourceHeap) Push(x any)   { *h = append(*h, x.(*source)) }
+func (h *sourceHeap) Pop() any {
+	old := *h
+	last := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return last
+}
+
+func replayFiles(p *pipeline.Pipeline, names []string, stdin io.Reader, reference time.Time) error {
+	var sources []*source
+	defer func() {
+		for _, s := range sources {
+			if s.closer != nil {
+				s.closer.Close()
+			}
+		}
+	}()
+
+	for _, name := range names {
+		s := &source{name: name, order: len(sources)}
+		var r io.Reader
+		if name == "-" {
+			r = stdin
+		} else {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			s.closer = f
+			r = f
+		}
+		s.scanner = bufio.NewScanner(r)
+		s.scanner.Buffer(make([]byte, 64*1024), maxLineBytes)
+		sources = append(sources, s)
+	}
+
+	var pending sourceHeap
+	for _, s := range sources {
+		if s.advance(p, reference) {
+			pending = append(pending, s)
+		}
+	}
+	heap.Init(&pending)
+
+	for pending.Len() > 0 {
+		s := pending[0]
+		p.Observe(s.ev)
+		if s.advance(p, reference) {
+			heap.Fix(&pending, 0)
+		} else {
+			heap.Pop(&pending)
+		}
+	}
+
+	var errs []error
+	for _, s := range sources {
+		if err := s.scanner.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: line %d: %w", s.name, s.lineNo+1, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func writeSummary(w io.Writer, stats pipeline.Stats) {
+	fmt.Fprintf(w, "natwatch replay: %d records read, %d parsed, %d skipped", stats.Records, stats.Parsed, stats.Skipped)
+
+	reasons := make([]string, 0, len(stats.Normalizer.Skipped))
+	for reason, n := range stats.Normalizer.Skipped {
+		if n > 0 {
+			reasons = append(reasons, fmt.Sprintf("%s: %d", reason, n))
+		}
+	}
+	slices.Sort(reasons)
+	if len(reasons) > 0 {
+		fmt.Fprintf(w, " (%s)", strings.Join(reasons, ", "))
+	}
+	fmt.Fprintf(w, "; %d anomalies\n", stats.Detector.AnomaliesFired)
+}

@@ -1,0 +1,326 @@
+// Package pipeline wires one natwatch instance together: chunk decoding, normalisation, the
+// detector and the sinks. The Fluent Bit plugin owns one Pipeline per [OUTPUT] instance, and the
+// replay command owns one for its whole run.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/natwatch/natwatch/detector"
+	"github.com/natwatch/natwatch/internal/chunk"
+	"github.com/natwatch/natwatch/internal/config"
+	"github.com/natwatch/natwatch/internal/natlog"
+	"github.com/natwatch/natwatch/internal/sink"
+)
+
+// batchSize is how many events are normalised outside the detector lock before they are observed
+// under it. It bounds the per-flush memory and how long one flush holds the lock.
+const batchSize = 256
+
+// Options are the parts of a Pipeline that do not come from configuration keys.
+type Options struct {
+	Logger *slog.Logger
+	Stdout io.Writer // destination of anomaly JSON lines when Config.AnomalyStdout is set; nil means os.Stdout
+	Live   bool      // advance windows on the wall clock while no records arrive (the plugin sets this)
+}
+
+// Stats are a pipeline's own counters.
+type Stats struct {
+	Chunks       uint64
+	DecodeErrors uint64
+	Records      uint64
+	Parsed       uint64
+	Skipped      uint64
+	Panics       uint64
+	Normalizer   natlog.Stats
+	Detector     detector.EngineStats
+}
+
+// Pipeline is one running natwatch instance. Flush is safe for concurrent use, as Fluent Bit's
+// output workers require.
+type Pipeline struct {
+	cfg    config.Config
+	logger *slog.Logger
+	norm   *natlog.Normalizer
+	sink   sink.Sink
+	rules  *RuleSource
+
+	batches sync.Pool
+
+	mu            sync.Mutex // guards engine, lastEventTime and lastEventWall
+	engine        *detector.Engine
+	lastEventTime time.Time
+	lastEventWall time.Time
+
+	chunks       atomic.Uint64
+	decodeErrors atomic.Uint64
+	records      atomic.Uint64
+	parsed       atomic.Uint64
+	skipped      atomic.Uint64
+	panics       atomic.Uint64
+
+	skipLog rateLimiter
+
+	stop      chan struct{}
+	done      sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New builds a pipeline from a validated configuration.
+func New(cfg config.Config, opts Options) (*Pipeline, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+
+	norm, err := natlog.NewNormalizer(natlog.Options{
+		Gateway:      cfg.Gateway,
+		InternalNets: cfg.InternalNetworks,
+		Location:     cfg.Location,
+		FieldMap:     cfg.FieldMap,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	ruleSource, err := LoadRules(cfg.RulesPath)
+	if err != nil {
+		return nil, err
+	}
+
+	out, err := newSink(cfg, opts, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Pipeline{
+		cfg:    cfg,
+		logger: logger,
+		norm:   norm,
+		sink:   out,
+		rules:  ruleSource,
+		stop:   make(chan struct{}),
+	}
+	p.batches.New = func() any {
+		batch := make([]natlog.ConnEvent, batchSize)
+		return &batch
+	}
+
+	p.engine, err = detector.New(detector.Config{
+		Rules:        ruleSource.Set,
+		TickInterval: cfg.TickInterval,
+		MaxSources:   cfg.MaxSources,
+		OnAnomaly:    out.WriteAnomaly,
+		OnTraffic:    out.WriteTraffic,
+	})
+	if err != nil {
+		return nil, errors.Join(err, out.Close(context.Background()))
+	}
+
+	logger.Info("rules loaded", "path", ruleSource.Path, "files", len(ruleSource.Files), "rules", ruleSource.Set.Len())
+
+	if opts.Live {
+		p.done.Add(1)
+		go p.runClock()
+	}
+	return p, nil
+}
+
+func newSink(cfg config.Config, opts Options, logger *slog.Logger) (sink.Sink, error) {
+	var sinks []sink.Sink
+
+	if cfg.AnomalyStdout {
+		stdout := opts.Stdout
+		if stdout == nil {
+			stdout = os.Stdout
+		}
+		sinks = append(sinks, sink.NewJSONLines(stdout))
+	}
+
+	if cfg.InfluxURL != "" {
+		influx, err := sink.NewInflux(sink.InfluxConfig{
+			URL:    cfg.InfluxURL,
+			Token:  cfg.InfluxToken,
+			Org:    cfg.InfluxOrg,
+			Bucket: cfg.InfluxBucket,
+			Logger: logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("InfluxDB output: %w", err)
+		}
+		sinks = append(sinks, influx)
+	}
+	return sink.Multi(sinks...), nil
+}
+
+// Flush processes one Fluent Bit chunk. data is only read during the call, so the caller may pass
+// memory it owns and reuse it afterwards. A malformed chunk returns an error wrapping
+// *chunk.DecodeError after the events before the fault have been processed.
+func (p *Pipeline) Flush(data []byte, tag string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panics.Add(1)
+			err = fmt.Errorf("panic while processing a chunk with tag %q: %v", tag, r)
+		}
+	}()
+	p.chunks.Add(1)
+
+	batchPtr := p.batches.Get().(*[]natlog.ConnEvent)
+	defer p.batches.Put(batchPtr)
+	batch := *batchPtr
+
+	reader := chunk.NewReader(data)
+	var event chunk.Event
+	n := 0
+	for reader.Next(&event) {
+		p.records.Add(1)
+		ev := &batch[n]
+		ev.Reset()
+		if err := p.norm.Record(event, tag, ev); err != nil {
+			p.noteSkip(err)
+			continue
+		}
+		p.parsed.Add(1)
+		n++
+		if n == len(batch) {
+			p.observe(batch[:n])
+			n = 0
+		}
+	}
+	p.observe(batch[:n])
+
+	if err := reader.Err(); err != nil {
+		p.decodeErrors.Add(1)
+		return fmt.Errorf("chunk with tag %q: %w", tag, err)
+	}
+	return nil
+}
+
+// NormalizeLine turns one raw log line into ev, counting it as read and as parsed or skipped. now
+// is the reference time for year inference in year-less timestamps. It is safe for concurrent use.
+func (p *Pipeline) NormalizeLine(line []byte, now time.Time, ev *natlog.ConnEvent) error {
+	p.records.Add(1)
+
+	ev.Reset()
+	if err := p.norm.Line(line, now, ev); err != nil {
+		p.noteSkip(err)
+		return err
+	}
+	p.parsed.Add(1)
+	return nil
+}
+
+// Observe hands normalised events to the detector in the order given. The replay command merges
+// several files by event time and calls it one event at a time.
+func (p *Pipeline) Observe(events ...natlog.ConnEvent) {
+	p.observe(events)
+}
+
+func (p *Pipeline) observe(events []natlog.ConnEvent) {
+	if len(events) == 0 {
+		return
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range events {
+		p.engine.Observe(&events[i])
+		if events[i].Time.After(p.lastEventTime) {
+			p.lastEventTime = events[i].Time
+		}
+	}
+	p.lastEventWall = time.Now()
+}
+
+func (p *Pipeline) noteSkip(err error) {
+	p.skipped.Add(1)
+	if p.skipLog.allow(time.Now()) {
+		p.logger.Debug("record skipped", "error", err, "skipped_total", p.skipped.Load())
+	}
+}
+
+// runClock advances the detector on the wall clock while no records arrive, so that windows close
+// and anomalies resolve when a gateway goes quiet. Record times drive the detector otherwise.
+func (p *Pipeline) runClock() {
+	defer p.done.Done()
+
+	ticker := time.NewTicker(p.cfg.TickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-ticker.C:
+			p.mu.Lock()
+			idle := now.Sub(p.lastEventWall)
+			if !p.lastEventTime.IsZero() && idle >= p.cfg.TickInterval {
+				p.engine.Advance(p.lastEventTime.Add(idle))
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// Close stops the pipeline: it runs the detector's last tick, then flushes the sinks until ctx
+// ends. It is safe to call more than once.
+func (p *Pipeline) Close(ctx context.Context) error {
+	var err error
+	p.closeOnce.Do(func() {
+		close(p.stop)
+		p.done.Wait()
+
+		p.mu.Lock()
+		if !p.lastEventTime.IsZero() {
+			p.engine.Advance(p.lastEventTime.Add(p.cfg.TickInterval))
+		}
+		p.mu.Unlock()
+
+		err = p.sink.Close(ctx)
+	})
+	return err
+}
+
+// Stats returns a snapshot of the pipeline's counters.
+func (p *Pipeline) Stats() Stats {
+	p.mu.Lock()
+	engineStats := p.engine.Stats()
+	p.mu.Unlock()
+
+	return Stats{
+		Chunks:       p.chunks.Load(),
+		DecodeErrors: p.decodeErrors.Load(),
+		Records:      p.records.Load(),
+		Parsed:       p.parsed.Load(),
+		Skipped:      p.skipped.Load(),
+		Panics:       p.panics.Load(),
+		Normalizer:   p.norm.Stats(),
+		Detector:     engineStats,
+	}
+}
+
+// CountPanic records a panic recovered outside the pipeline, such as in the plugin's flush export,
+// so that Stats reports it.
+func (p *Pipeline) CountPanic() {
+	p.panics.Add(1)
+}
+
+// rateLimiter allows one event per second, for log lines that could repeat per record.
+type rateLimiter struct {
+	last atomic.Int64
+}
+
+func (r *rateLimiter) allow(now time.Time) bool {
+	last := r.last.Load()
+	if now.UnixNano()-last < int64(time.Second) {
+		return false
+	}
+	return r.last.CompareAndSwap(last, now.UnixNano())
+}

@@ -1,0 +1,89 @@
+// Package sink writes natwatch's output: anomalies, traffic rates and the plugin's own counters.
+//
+// Influx writes all three to InfluxDB in the background; JSONLines writes anomalies as one JSON
+// object per line; Multi fans out to several sinks. A Sink's Write methods never wait for the
+// network, so the detector can call them on its hot path.
+package sink
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/natwatch/natwatch/detector"
+)
+
+// Sink receives natwatch's output. Implementations are safe for concurrent use.
+type Sink interface {
+	// WriteAnomaly records one anomaly state change. It never blocks on the network.
+	WriteAnomaly(a detector.Anomaly)
+	// WriteTraffic records one tick's traffic rates. It never blocks on the network.
+	WriteTraffic(p detector.TrafficPoint)
+	// WritePlugin records one sample of the plugin's own counters. It never blocks on the network.
+	WritePlugin(p PluginStats)
+	// Close writes what is still pending until ctx ends, then releases the sink. Writes after
+	// Close are discarded.
+	Close(ctx context.Context) error
+}
+
+// PluginStats is one sample of the plugin's own counters, written as a natwatch_plugin point.
+// The counters are totals since the plugin instance started, not deltas since the last sample.
+type PluginStats struct {
+	Time     time.Time
+	Gateway  string // tag; omitted when empty
+	Instance string // tag naming the output instance; omitted when empty
+
+	RecordsIn          uint64 // records received from Fluent Bit
+	Parsed             uint64 // records turned into connection events
+	Skipped            uint64 // records that were not connection events, all reasons together
+	Anomalies          uint64 // anomaly state changes
+	PointsWritten      uint64 // points InfluxDB accepted
+	PointsDropped      uint64 // points discarded before InfluxDB accepted them
+	WriteErrors        uint64 // failed write requests
+	FlushPanics        uint64 // panics recovered during a flush
+	RuleReloads        uint64 // successful rule reloads
+	RuleReloadFailures uint64 // rule reloads rejected because a rule file was invalid
+	Evictions          uint64 // window or baseline entries evicted to stay within memory limits
+
+	// SkipReasons splits Skipped by reason. Each entry is written as the field
+	// "skipped_<reason>", with the reason lower-cased and every character other than a-z, 0-9
+	// and _ replaced by _.
+	SkipReasons map[string]uint64
+}
+
+// Multi returns a Sink that passes every write to each of sinks in order.
+func Multi(sinks ...Sink) Sink {
+	return multi(append([]Sink(nil), sinks...))
+}
+
+type multi []Sink
+
+func (m multi) WriteAnomaly(a detector.Anomaly) {
+	for _, s := range m {
+		s.WriteAnomaly(a)
+	}
+}
+
+func (m multi) WriteTraffic(p detector.TrafficPoint) {
+	for _, s := range m {
+		s.WriteTraffic(p)
+	}
+}
+
+func (m multi) WritePlugin(p PluginStats) {
+	for _, s := range m {
+		s.WritePlugin(p)
+	}
+}
+
+// Close closes every sink with the same ctx, even when one of them fails, and returns their
+// errors joined.
+func (m multi) Close(ctx context.Context) error {
+	var errs []error
+	for _, s := range m {
+		if err := s.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
