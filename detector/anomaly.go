@@ -3,7 +3,8 @@ package detector
 import "time"
 
 // Anomaly is one state change of a rule for one key: "firing" when the condition starts to hold
-// (at most once per cooldown), "resolved" when it stops holding after having fired.
+// (at most once per cooldown), "resolved" when a window rule's condition stops holding after
+// having fired. Record rules only fire.
 type Anomaly struct {
 	Time      time.Time
 	Gateway   string
@@ -18,7 +19,10 @@ type Anomaly struct {
 	Src, Dst  string
 }
 
-// TrafficPoint is one tick's traffic rates for a gateway and direction.
+// TrafficPoint is one tick's traffic rates for a gateway and direction. The rates are per second
+// over the tick that ends at Time. OutInRatio divides the bytes that left the internal side by
+// the bytes that came in: orig/reply bytes for outbound connections, reply/orig for inbound, and
+// orig/reply for the other directions. It is 0 when no bytes came in.
 type TrafficPoint struct {
 	Time        time.Time
 	Gateway     string

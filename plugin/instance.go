@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -19,15 +18,24 @@ import (
 	"github.com/natwatch/natwatch/internal/pipeline"
 )
 
-// stopTimeout bounds how long stopping one instance waits for its sinks to drain. Fluent Bit's
-// Grace setting defaults to 5 s, and Fluent Bit ends the process soon after it.
+// stopTimeout bounds how long stopping one instance waits for its sinks to drain, so that an
+// unreachable InfluxDB cannot hold up Fluent Bit's shutdown. It stays below Fluent Bit's default
+// Grace period of 5 s.
 const stopTimeout = 4 * time.Second
+
+// runner is the part of *pipeline.Pipeline that an instance uses. Tests replace it.
+type runner interface {
+	Flush(data []byte, tag string) error
+	Close(ctx context.Context) error
+	Stats() pipeline.Stats
+	CountPanic()
+}
 
 // instance is one [OUTPUT] section of natwatch with its own pipeline.
 type instance struct {
 	id     string
 	logger *slog.Logger
-	pipe   *pipeline.Pipeline
+	pipe   runner
 
 	// mu is read-locked by every flush and write-locked by stop, so stop waits for flushes in
 	// progress and no flush reaches a closed pipeline.
@@ -49,8 +57,16 @@ var registry struct {
 
 // startInstance reads the instance's configuration through getProperty and starts its pipeline.
 // It logs why and returns nil when the configuration is invalid or the pipeline fails to start.
-func startInstance(getProperty func(key string) string) *instance {
+func startInstance(getProperty func(key string) string) (inst *instance) {
 	id := nextInstanceID()
+
+	defer func() {
+		if v := recover(); v != nil {
+			newLogger(id, slog.LevelInfo).Error("panic while starting, instance not started",
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			inst = nil
+		}
+	}()
 
 	cfg, err := config.FromProperties(getProperty)
 	if err != nil {
@@ -66,9 +82,12 @@ func startInstance(getProperty func(key string) string) *instance {
 		return nil
 	}
 
-	attrs := append([]slog.Attr{slog.String("pid", fmt.Sprint(os.Getpid()))}, cfg.LogAttrs()...)
-	logger.LogAttrs(context.Background(), slog.LevelInfo, "started", attrs...)
+	logger.LogAttrs(context.Background(), slog.LevelInfo, "started", cfg.LogAttrs()...)
+	return register(id, logger, pipe)
+}
 
+// register adds a started instance to the registry.
+func register(id string, logger *slog.Logger, pipe runner) *instance {
 	inst := &instance{
 		id:       id,
 		logger:   logger,
@@ -86,8 +105,8 @@ func startInstance(getProperty func(key string) string) *instance {
 	return inst
 }
 
-// nextInstanceID names instances natwatch.0, natwatch.1 … in the order Fluent Bit initializes
-// them, counting failed initializations too, as Fluent Bit numbers its instance names.
+// nextInstanceID names instances natwatch.0, natwatch.1 … in the order of the FLBPluginInit calls,
+// failed ones included. The ids are natwatch's own and need not match Fluent Bit's instance names.
 func nextInstanceID() string {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -99,9 +118,9 @@ func nextInstanceID() string {
 
 // flush processes one chunk and returns the code Fluent Bit expects.
 //
-// Every failure returns FLB_ERROR, which drops the chunk. FLB_RETRY would hand back the identical
-// bytes, which fail the same way, and would count the events before the fault twice. No failure
-// here is transient, because the pipeline never waits on InfluxDB.
+// Every failure returns FLB_ERROR, which drops the chunk. Pipeline.Flush fails only on a malformed
+// chunk or a panic, and FLB_RETRY would hand back the identical bytes, which fail the same way
+// after the events before the fault have been counted once already.
 func (inst *instance) flush(data []byte, tag string) (rc int) {
 	inst.mu.RLock()
 	defer inst.mu.RUnlock()
@@ -158,6 +177,9 @@ func (inst *instance) logError(msg string, args ...any) {
 
 // stop removes the instance from the registry, waits for flushes in progress and closes the
 // pipeline within stopTimeout. Calling it again does nothing.
+//
+// fluent-bit-go keeps every context it was given for the life of the process, so stop also drops
+// the pipeline, whose detector state can be large, to free it across Fluent Bit's hot reloads.
 func (inst *instance) stop() {
 	registry.mu.Lock()
 	delete(registry.running, inst.id)
@@ -170,11 +192,19 @@ func (inst *instance) stop() {
 	}
 	inst.stopped = true
 
+	defer func() {
+		if v := recover(); v != nil {
+			inst.logger.Error("panic while stopping", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	err := inst.pipe.Close(ctx)
 
 	stats := inst.pipe.Stats()
+	inst.pipe = nil
+
 	args := []any{
 		"chunks", stats.Chunks, "records", stats.Records, "parsed", stats.Parsed,
 		"skipped", stats.Skipped, "decode_errors", stats.DecodeErrors, "panics", stats.Panics,

@@ -12,12 +12,21 @@ import (
 // "[time] [ info] [output:…]" lines on stderr.
 const logPrefix = "[natwatch] "
 
+// logOutput receives every log line. Tests replace it.
+var logOutput io.Writer = os.Stderr
+
 // hostErrorLog limits the log lines about calls the host made wrongly, which could repeat per chunk.
 var hostErrorLog = &logLimiter{interval: 10 * time.Second}
 
-// newLogger returns a text logger on stderr at level, with an instance attribute unless id is empty.
+// init sends the log lines of slog's default logger, which other natwatch packages use for errors
+// without an instance, to the same place with the same prefix.
+func init() {
+	slog.SetDefault(newLogger("", slog.LevelInfo))
+}
+
+// newLogger returns a text logger on logOutput at level, with an instance attribute unless id is empty.
 func newLogger(id string, level slog.Level) *slog.Logger {
-	handler := slog.NewTextHandler(prefixWriter{w: os.Stderr}, &slog.HandlerOptions{
+	handler := slog.NewTextHandler(prefixWriter{w: logOutput}, &slog.HandlerOptions{
 		Level:       level,
 		ReplaceAttr: shortTime,
 	})

@@ -65,8 +65,7 @@ func FLBPluginFlush(data unsafe.Pointer, length C.int, tag *C.char) int {
 	return inst.flush(chunkBytes(data, length), C.GoString(tag))
 }
 
-// FLBPluginExitCtx stops the instance that ctx names. Fluent Bit calls it per instance at shutdown
-// and before a hot reload.
+// FLBPluginExitCtx stops the instance that ctx names. Fluent Bit calls it per instance at shutdown.
 //
 //export FLBPluginExitCtx
 func FLBPluginExitCtx(ctx unsafe.Pointer) int {

@@ -101,6 +101,11 @@ bind-address = "127.0.0.1:$rpc_port"
 CONF
 }
 
+# port_in_use succeeds when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
 cmd_start() {
 	[[ $# -eq 2 ]] || usage
 	local dir=$1 port=$2
@@ -121,6 +126,14 @@ cmd_start() {
 		echo "influxd is already running with PID $(cat "$dir/influxd.pid") for $dir" >&2
 		return 1
 	fi
+
+	local p
+	for p in "$port" $((port + 1)); do
+		if port_in_use "$p"; then
+			echo "port $p on 127.0.0.1 is already in use: choose another PORT (influxd uses PORT and PORT+1)" >&2
+			return 1
+		fi
+	done
 
 	write_config "$dir" "$port" $((port + 1))
 	"$influxd" run -config "$dir/influxd.conf" >"$dir/influxd.log" 2>&1 &
@@ -145,7 +158,7 @@ cmd_start() {
 		sleep 0.2
 	done
 
-	echo "influxd (PID $pid) did not answer $url/ping with 204 within ${start_timeout_s}s; stopping it" >&2
+	echo "influxd (PID $pid) timed out: $url/ping did not return 204 within ${start_timeout_s}s; stopping it" >&2
 	tail -n 20 "$dir/influxd.log" >&2
 	cmd_stop "$dir" || true
 	return 1

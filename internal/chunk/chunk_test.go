@@ -140,8 +140,8 @@ func TestFluentBitBytes(t *testing.T) {
 		0xd7, 0x00, // fixext8, type 0
 		0x67, 0x50, 0xb2, 0xe1, // seconds 1733341921
 		0x07, 0x5b, 0xcd, 0x15, // nanoseconds 123456789
-		0x80,                                      // metadata {}
-		0x83,                                      // record, 3 pairs
+		0x80,                                               // metadata {}
+		0x83,                                               // record, 3 pairs
 		0xa3, 'l', 'o', 'g', 0xa5, 'h', 'e', 'l', 'l', 'o', // "log": "hello"
 		0xa8, 'd', 's', 't', '_', 'p', 'o', 'r', 't', 0xcd, 0x01, 0xbb, // "dst_port": 443 (uint16)
 		0xa4, 'c', 'o', 'n', 'n', 0x81, 0xa6, 's', 'r', 'c', '_', 'i', 'p', 0xa8, '1', '0', '.', '0', '.', '0', '.', '1', // "conn": {"src_ip": "10.0.0.1"}

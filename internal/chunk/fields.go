@@ -220,25 +220,53 @@ func (it *Array) Err() error {
 }
 
 // Lookup finds a key in a raw msgpack map. A dotted path ("connection.src_ip") descends into
-// nested maps only if no flat key with the full name exists; each dot may split the path, so
-// "a.b.c" is tried as the key "a.b.c", then as "a" → "b.c" (which is again tried flat, then as
-// "b" → "c"), then as "a.b" → "c". Lookup returns false if the key is missing or the map is
-// malformed before it is found.
+// nested maps only if no flat key with the full name exists. Any dot may split the path: for
+// "a.b.c" the flat key "a.b.c" is tried first, then every key that is a map and equals the path
+// up to a dot ("a" or "a.b"), in map order, with the rest of the path ("b.c" or "c") looked up
+// in it the same way. Lookup returns false if the key is missing, or if the map is malformed
+// before the key is found. It does not allocate.
 func Lookup(m []byte, path string) (Value, bool) {
-	f := NewFields(m)
-	for f.Next() {
-		if f.key != nil && string(f.key) == path {
-			return f.val, true
+	if len(m) == 0 || !isMap(m[0]) {
+		return Value{}, false
+	}
+	n, _, off, err := containerHeader(m, 0)
+	if err != nil {
+		return Value{}, false
+	}
+	first := off
+	// Pass 1: the flat key. Values of other keys are skipped, not decoded.
+	for i := uint64(0); i < n; i++ {
+		var key []byte
+		if key, off, err = readKey(m, off); err != nil {
+			return Value{}, false
+		}
+		if key != nil && string(key) == path {
+			var v Value
+			if _, err = readValue(m, off, &v); err != nil {
+				return Value{}, false
+			}
+			return v, true
+		}
+		if off, err = skipValue(m, off); err != nil {
+			return Value{}, false
 		}
 	}
 	if strings.IndexByte(path, '.') < 0 {
 		return Value{}, false
 	}
-	f = NewFields(m)
-	for f.Next() {
-		k := f.key
-		if f.val.Type == TypeMap && k != nil && len(k) < len(path) && path[len(k)] == '.' && string(k) == path[:len(k)] {
-			if v, ok := Lookup(f.val.Raw, path[len(k)+1:]); ok {
+	// Pass 2: nested maps whose key is the path up to a dot.
+	off = first
+	for i := uint64(0); i < n; i++ {
+		var key []byte
+		if key, off, err = readKey(m, off); err != nil {
+			return Value{}, false
+		}
+		start := off
+		if off, err = skipValue(m, off); err != nil {
+			return Value{}, false
+		}
+		if key != nil && isMap(m[start]) && len(key) < len(path) && path[len(key)] == '.' && string(key) == path[:len(key)] {
+			if v, ok := Lookup(m[start:off], path[len(key)+1:]); ok {
 				return v, true
 			}
 		}

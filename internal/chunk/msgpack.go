@@ -73,10 +73,10 @@ func isArray(c byte) bool { return (c >= 0x90 && c <= 0x9f) || c == 0xdc || c ==
 
 // lenField reads the big-endian length field of width w (1, 2 or 4) that follows the lead byte of
 // the object at off. It returns the length and the offset just past the field.
-func lenField(b []byte, off, w int, what string) (uint64, int, *DecodeError) {
+func lenField(b []byte, off, w int) (uint64, int, *DecodeError) {
 	rem := len(b) - off
 	if rem < 1+w {
-		return 0, off, truncated(off, what+" header", uint64(1+w), uint64(rem))
+		return 0, off, truncated(off, typeName(b[off])+" header", uint64(1+w), uint64(rem))
 	}
 	var n uint64
 	switch w {
@@ -104,14 +104,14 @@ func containerHeader(b []byte, off int) (n uint64, isMapHdr bool, next int, err 
 	case c >= 0x90 && c <= 0x9f:
 		n, next = uint64(c&0x0f), off+1
 	case c == 0xdc:
-		n, next, err = lenField(b, off, 2, "array")
+		n, next, err = lenField(b, off, 2)
 	case c == 0xdd:
-		n, next, err = lenField(b, off, 4, "array")
+		n, next, err = lenField(b, off, 4)
 	case c == 0xde:
-		n, next, err = lenField(b, off, 2, "map")
+		n, next, err = lenField(b, off, 2)
 		isMapHdr = true
 	case c == 0xdf:
-		n, next, err = lenField(b, off, 4, "map")
+		n, next, err = lenField(b, off, 4)
 		isMapHdr = true
 	default:
 		return 0, false, off, errorf(off, "expected map or array, got %s", typeName(c))
@@ -167,37 +167,37 @@ func scalarSize(b []byte, off int) (int, *DecodeError) {
 		case 0xd8:
 			size = 18
 		case 0xc4, 0xd9: // bin8, str8
-			n, _, err := lenField(b, off, 1, typeName(c))
+			n, _, err := lenField(b, off, 1)
 			if err != nil {
 				return off, err
 			}
 			size = 2 + n
 		case 0xc5, 0xda:
-			n, _, err := lenField(b, off, 2, typeName(c))
+			n, _, err := lenField(b, off, 2)
 			if err != nil {
 				return off, err
 			}
 			size = 3 + n
 		case 0xc6, 0xdb:
-			n, _, err := lenField(b, off, 4, typeName(c))
+			n, _, err := lenField(b, off, 4)
 			if err != nil {
 				return off, err
 			}
 			size = 5 + n
 		case 0xc7: // ext8: length, type, data
-			n, _, err := lenField(b, off, 1, "ext")
+			n, _, err := lenField(b, off, 1)
 			if err != nil {
 				return off, err
 			}
 			size = 3 + n
 		case 0xc8:
-			n, _, err := lenField(b, off, 2, "ext")
+			n, _, err := lenField(b, off, 2)
 			if err != nil {
 				return off, err
 			}
 			size = 4 + n
 		case 0xc9:
-			n, _, err := lenField(b, off, 4, "ext")
+			n, _, err := lenField(b, off, 4)
 			if err != nil {
 				return off, err
 			}
@@ -251,6 +251,21 @@ func skip(b []byte, off int) (int, *DecodeError) {
 	return off, nil
 }
 
+// skipValue is skip with fast paths for the scalars that dominate log records.
+func skipValue(b []byte, off int) (int, *DecodeError) {
+	if off < len(b) {
+		c := b[off]
+		if c >= 0xa0 && c <= 0xbf {
+			if end := off + 1 + int(c&0x1f); end <= len(b) {
+				return end, nil
+			}
+		} else if c <= 0x7f || c >= 0xe0 {
+			return off + 1, nil
+		}
+	}
+	return skip(b, off)
+}
+
 // readValue decodes the object at off into v and returns the offset just past it.
 func readValue(b []byte, off int, v *Value) (int, *DecodeError) {
 	if off >= len(b) {
@@ -263,15 +278,15 @@ func readValue(b []byte, off int, v *Value) (int, *DecodeError) {
 		if end > len(b) {
 			return off, truncated(off, "fixstr", uint64(end-off), uint64(len(b)-off))
 		}
-		*v = Value{Type: TypeString, Str: b[off+1 : end], Raw: b[off:end]}
+		*v = Value{Type: TypeString, Str: b[off+1 : end : end], Raw: b[off:end:end]}
 		return end, nil
 	}
 	if c <= 0x7f {
-		*v = Value{Type: TypeUint, Uint: uint64(c), Raw: b[off : off+1]}
+		*v = Value{Type: TypeUint, Uint: uint64(c), Raw: b[off : off+1 : off+1]}
 		return off + 1, nil
 	}
 	if c >= 0xe0 {
-		*v = Value{Type: TypeInt, Int: int64(int8(c)), Raw: b[off : off+1]}
+		*v = Value{Type: TypeInt, Int: int64(int8(c)), Raw: b[off : off+1 : off+1]}
 		return off + 1, nil
 	}
 	if isMap(c) || isArray(c) {
@@ -283,14 +298,14 @@ func readValue(b []byte, off int, v *Value) (int, *DecodeError) {
 		if isMap(c) {
 			t = TypeMap
 		}
-		*v = Value{Type: t, Raw: b[off:end]}
+		*v = Value{Type: t, Raw: b[off:end:end]}
 		return end, nil
 	}
 	end, err := scalarSize(b, off)
 	if err != nil {
 		return off, err
 	}
-	raw := b[off:end]
+	raw := b[off:end:end] // capped, so that appending to a Value never writes into the chunk
 	*v = Value{Raw: raw}
 	switch c {
 	case 0xc0:
@@ -348,7 +363,7 @@ func readKey(b []byte, off int) ([]byte, int, *DecodeError) {
 		if end > len(b) {
 			return nil, off, truncated(off, "fixstr", uint64(end-off), uint64(len(b)-off))
 		}
-		return b[off+1 : end], end, nil
+		return b[off+1 : end : end], end, nil
 	}
 	var v Value
 	end, err := readValue(b, off, &v)

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/natwatch/natwatch/internal/natlog"
 )
 
 // Config is the validated configuration of one natwatch pipeline.
@@ -195,13 +197,6 @@ func applyLogLevel(c *Config, v string) error {
 	return nil
 }
 
-// FieldMapNames are the ConnEvent fields a Field_Map entry may name.
-var FieldMapNames = []string{
-	"src", "dst", "sport", "dport", "proto", "nat_src", "nat_sport", "nat_dst", "nat_dport",
-	"orig_bytes", "reply_bytes", "orig_packets", "reply_packets", "bytes", "packets",
-	"action", "gateway", "time", "duration",
-}
-
 func applyFieldMap(c *Config, v string) error {
 	c.FieldMap = nil
 	for _, pair := range splitList(v) {
@@ -211,8 +206,8 @@ func applyFieldMap(c *Config, v string) error {
 		if !ok || name == "" || key == "" {
 			return fmt.Errorf("entry %q is not field=record_key", pair)
 		}
-		if !slices.Contains(FieldMapNames, name) {
-			return fmt.Errorf("unknown field %q; known fields: %s", name, strings.Join(FieldMapNames, ", "))
+		if known := natlog.FieldNames(); !slices.Contains(known, name) {
+			return fmt.Errorf("unknown field %q; known fields: %s", name, strings.Join(known, ", "))
 		}
 		if c.FieldMap == nil {
 			c.FieldMap = make(map[string]string)

@@ -150,7 +150,7 @@ func findBinary() (string, error) {
 	return "", errors.New("influxd not found in " + EnvBinary + ", PATH or $(go env GOPATH)/bin")
 }
 
-// startServer starts binary on free 127.0.0.1 ports and waits until /ping answers 204.
+// startServer starts binary on free 127.0.0.1 ports and waits until /ping returns 204.
 func startServer(binary string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "natwatch-influxd-")
 	if err != nil {
@@ -275,7 +275,7 @@ func freePort() (int, error) {
 	return listener.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitReady polls /ping until it answers 204, influxd exits, or startTimeout passes.
+// waitReady polls /ping until it returns 204, influxd exits, or startTimeout passes.
 func (s *Server) waitReady() error {
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
@@ -290,7 +290,7 @@ func (s *Server) waitReady() error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("influxd (PID %d) did not answer %s/ping with 204 within %v", s.cmd.Process.Pid, s.URL, startTimeout)
+	return fmt.Errorf("influxd (PID %d) timed out: %s/ping did not return 204 within %v", s.cmd.Process.Pid, s.URL, startTimeout)
 }
 
 func (s *Server) ping() error {
@@ -366,13 +366,24 @@ func DatabaseName(t testing.TB) string {
 	return b.String()
 }
 
-// CreateDatabase creates the database name with InfluxQL CREATE DATABASE.
+// CreateDatabase creates the database name with InfluxQL CREATE DATABASE. The database is dropped
+// after a test that passed and kept for inspection after one that failed.
 func (s *Server) CreateDatabase(t testing.TB, name string) {
 	t.Helper()
 
 	if _, err := s.query("", "CREATE DATABASE "+quoteIdent(name)); err != nil {
 		t.Fatalf("influxtest: create database %q: %v", name, err)
 	}
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("influxtest: database %q kept on %s", name, s.URL)
+			return
+		}
+		if _, err := s.query("", "DROP DATABASE "+quoteIdent(name)); err != nil {
+			t.Errorf("influxtest: drop database %q: %v", name, err)
+		}
+	})
 }
 
 // Series is one series of a query result. Numbers are float64, and times are RFC 3339 strings in

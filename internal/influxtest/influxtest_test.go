@@ -101,6 +101,60 @@ func TestQueryMissingDatabase(t *testing.T) {
 	}
 }
 
+func TestCreateDatabaseDropsItAfterTest(t *testing.T) {
+	server := Start(t)
+	var db string
+
+	t.Run("inner", func(t *testing.T) {
+		db = DatabaseName(t)
+		server.CreateDatabase(t, db)
+		if !hasDatabase(t, server, db) {
+			t.Fatalf("database %s missing after CreateDatabase", db)
+		}
+	})
+
+	if hasDatabase(t, server, db) {
+		t.Errorf("database %s still exists after its test passed", db)
+	}
+}
+
+func hasDatabase(t *testing.T, server *Server, name string) bool {
+	for _, row := range server.Query(t, "", "SHOW DATABASES")[0].Rows() {
+		if row["name"] == name {
+			return true
+		}
+	}
+	return false
+}
+
+func TestStartWithoutMainStopsServer(t *testing.T) {
+	if os.Getenv(EnvURL) != "" {
+		t.Skipf("%s is set, so Start starts no server", EnvURL)
+	}
+	shared.enabled = false
+	defer func() { shared.enabled = true }()
+	var server *Server
+
+	t.Run("inner", func(t *testing.T) {
+		server = Start(t)
+		if server == shared.server {
+			t.Fatal("Start returned the shared server although Main's sharing was off")
+		}
+		if err := server.ping(); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+	})
+
+	select {
+	case <-server.exited:
+	default:
+		t.Fatal("influxd still running after the test that started it ended")
+	}
+	if _, err := os.Stat(server.dir); !os.IsNotExist(err) {
+		t.Errorf("directory %s still exists after the server stopped (stat error %v)", server.dir, err)
+	}
+}
+
 func TestDatabaseNameIsValidAndUnique(t *testing.T) {
 	first := DatabaseName(t)
 	second := DatabaseName(t)

@@ -79,10 +79,12 @@ func logPrefix(b []byte) []byte {
 
 // iptablesFields collects what the key=value part of a line has shown so far.
 type iptablesFields struct {
-	src, dst, proto, ports, length bool
-	afterProto                     bool // keys after PROTO= belong to the transport header
-	fragment                       bool // a non-first fragment carries no transport header
-	incomplete                     bool // the kernel logged "INCOMPLETE" for a short packet
+	src, dst, proto, length bool
+	srcPort, dstPort        bool
+	lastField               bool // URGP= (TCP) or the UDP LEN=, which the kernel prints last
+	afterProto              bool // keys after PROTO= belong to the transport header
+	fragment                bool // a non-first fragment carries no transport header
+	incomplete              bool // the kernel logged "INCOMPLETE" for a short packet
 }
 
 // parseIPTablesFields reads the key=value part of a line from start.
@@ -90,13 +92,13 @@ func parseIPTablesFields(line []byte, start int, ev *ConnEvent) error {
 	var seen iptablesFields
 	i := start
 	for {
-		i = skipIPTablesSeparators(line, i)
+		i = skipSeparators(line, i)
 		if i >= len(line) || line[i] == '[' {
 			// A '[' opens the header of the packet an ICMP error quotes, or the byte count after
 			// INCOMPLETE. Neither describes this packet.
 			break
 		}
-		end := iptablesTokenEnd(line, i)
+		end := separatorTokenEnd(line, i)
 		token := line[i:end]
 		i = end
 
@@ -106,8 +108,8 @@ func parseIPTablesFields(line []byte, start int, ev *ConnEvent) error {
 			continue
 		}
 		if err := readIPTablesPair(token[:eq], token[eq+1:], &seen, ev); err != nil {
-			if end == len(line) {
-				err.Reason = ReasonTruncated
+			if end == len(line) && (err.Reason == ReasonBadAddress || err.Reason == ReasonBadNumber) {
+				err.Reason = ReasonTruncated // the line ends inside this value
 			}
 			return err
 		}
@@ -159,7 +161,8 @@ func readIPTablesPair(key, value []byte, seen *iptablesFields, ev *ConnEvent) *S
 		return badValue(ok, ReasonBadAddress, "DST", value)
 	case "LEN":
 		if seen.length {
-			return nil // the UDP header repeats LEN= with the datagram length
+			seen.lastField = seen.afterProto // the UDP header repeats LEN= with the datagram length
+			return nil
 		}
 		seen.length = true
 		ev.OrigBytes, ok = parseUint(value)
@@ -192,12 +195,15 @@ func readIPTablesPair(key, value []byte, seen *iptablesFields, ev *ConnEvent) *S
 	}
 
 	switch string(key) {
+	case "URGP":
+		seen.lastField = true
 	case "SPT":
 		ev.SrcPort, ok = parsePort(value)
-		seen.ports = true
+		seen.srcPort = true
 		return badValue(ok, ReasonBadNumber, "SPT", value)
 	case "DPT":
 		ev.DstPort, ok = parsePort(value)
+		seen.dstPort = true
 		return badValue(ok, ReasonBadNumber, "DPT", value)
 	case "TYPE":
 		if ev.Proto == ProtoICMP || ev.Proto == ProtoICMPv6 {
@@ -249,7 +255,8 @@ func parseIPTablesProto(b []byte) (Proto, bool) {
 }
 
 // checkIPTablesFields rejects a line that lacks what every packet log has, and fills the fields
-// that follow from the rest.
+// that follow from the rest. The kernel ends a complete TCP header with URGP= and a UDP header
+// with the datagram's LEN=, so a line without them was cut short even if its last port parsed.
 func checkIPTablesFields(line []byte, seen *iptablesFields, ev *ConnEvent) error {
 	switch {
 	case !seen.src && !seen.dst:
@@ -261,8 +268,17 @@ func checkIPTablesFields(line []byte, seen *iptablesFields, ev *ConnEvent) error
 	}
 
 	hasPorts := ev.Proto == ProtoTCP || ev.Proto == ProtoUDP || ev.Proto == Proto(136)
-	if hasPorts && !seen.ports && !seen.fragment && !seen.incomplete {
-		return Skip(iptablesFormat, ReasonTruncated, "SPT", tail(line))
+	if hasPorts && !seen.fragment && !seen.incomplete {
+		switch {
+		case !seen.srcPort:
+			return Skip(iptablesFormat, ReasonTruncated, "SPT", tail(line))
+		case !seen.dstPort:
+			return Skip(iptablesFormat, ReasonTruncated, "DPT", tail(line))
+		case !seen.lastField && ev.Proto == ProtoTCP:
+			return Skip(iptablesFormat, ReasonTruncated, "URGP", tail(line))
+		case !seen.lastField:
+			return Skip(iptablesFormat, ReasonTruncated, "LEN", tail(line))
+		}
 	}
 
 	ev.Kind = KindPacket
@@ -277,42 +293,4 @@ func tail(line []byte) []byte {
 		return line[len(line)-32:]
 	}
 	return line
-}
-
-// skipIPTablesSeparators skips spaces, tabs and the "#012"-style octal escapes that rsyslog writes
-// in place of control characters.
-func skipIPTablesSeparators(b []byte, i int) int {
-	for i < len(b) {
-		switch {
-		case isSpace(b[i]):
-			i++
-		case isOctalEscape(b, i):
-			i += 4
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// iptablesTokenEnd returns the end of the token at i: the next space, tab or octal escape.
-func iptablesTokenEnd(b []byte, i int) int {
-	for i < len(b) && !isSpace(b[i]) && !isOctalEscape(b, i) {
-		i++
-	}
-	return i
-}
-
-// isOctalEscape reports whether b[i:] starts with '#' and three octal digits, as rsyslog escapes
-// control characters ("#012" for a line feed).
-func isOctalEscape(b []byte, i int) bool {
-	if i+4 > len(b) || b[i] != '#' {
-		return false
-	}
-	for _, c := range b[i+1 : i+4] {
-		if c < '0' || c > '7' {
-			return false
-		}
-	}
-	return true
 }

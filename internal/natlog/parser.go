@@ -22,8 +22,8 @@ type Parser interface {
 
 // ParseContext carries what a parser needs besides the line: the time zone for timestamps that
 // have none, and the reference time for year inference in year-less syslog headers. Host is the
-// one output: a parser that finds the name of the logging device in the line (a syslog header
-// host) stores it there, as a sub-slice of the line, so that the caller can intern it instead of
+// one output. A parser that finds the name of the logging device in the line (a syslog header
+// host) stores it there as a sub-slice of the line. The caller can then intern it instead of
 // allocating a string per line.
 type ParseContext struct {
 	Location *time.Location // zone for local timestamps; nil means UTC

@@ -103,7 +103,7 @@ func parseIPv4Bytes(b []byte) (out [4]byte, ok bool) {
 // tail. Zones ("%eth0") are rejected, because no log field natlog reads carries one.
 func parseIPv6(b []byte) (netip.Addr, bool) {
 	var ip [16]byte
-	ellipsis := -1 // index in ip where "::" stands, or -1
+	ellipsis := -1 // index in ip where "::" is, or -1
 
 	if len(b) >= 2 && b[0] == ':' && b[1] == ':' {
 		ellipsis = 0
@@ -283,4 +283,42 @@ func tokenEnd(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// skipSeparators skips spaces, tabs and the "#012"-style octal escapes that rsyslog writes
+// in place of control characters.
+func skipSeparators(b []byte, i int) int {
+	for i < len(b) {
+		switch {
+		case isSpace(b[i]):
+			i++
+		case isOctalEscape(b, i):
+			i += 4
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// separatorTokenEnd returns the end of the token at i: the next space, tab or octal escape.
+func separatorTokenEnd(b []byte, i int) int {
+	for i < len(b) && !isSpace(b[i]) && !isOctalEscape(b, i) {
+		i++
+	}
+	return i
+}
+
+// isOctalEscape reports whether b[i:] starts with '#' and three octal digits, as rsyslog escapes
+// control characters ("#012" for a line feed).
+func isOctalEscape(b []byte, i int) bool {
+	if i+4 > len(b) || b[i] != '#' {
+		return false
+	}
+	for _, c := range b[i+1 : i+4] {
+		if c < '0' || c > '7' {
+			return false
+		}
+	}
+	return true
 }

@@ -12,9 +12,9 @@ import (
 // run fast, while a line from December read in January still lands in December of the old year.
 const yearRolloverWindow = 31 * 24 * time.Hour
 
-// nextYearWindow is how far a year-less timestamp may lie ahead of the reference time when read in
-// the following year's numbering: a "Jan  1 00:00:02" line read at 23:59:59 on 31 December, from a
-// host whose clock runs a few seconds fast, belongs to the coming year.
+// nextYearWindow is how far ahead of the reference time a year-less timestamp may lie when it is
+// read in the following year. A "Jan  1 00:00:02" line read at 23:59:59 on 31 December comes from
+// a host whose clock runs a few seconds fast, so it belongs to the coming year.
 const nextYearWindow = 24 * time.Hour
 
 var monthPrefixes = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
@@ -130,6 +130,7 @@ func inferYear(month time.Month, day, hour, minute, second, nsec int, ctx *Parse
 	}
 	now = now.In(loc)
 
+	// NOTE: a "Feb 29" stamp in a year that is not a leap year normalises to 1 March.
 	year := now.Year()
 	t := time.Date(year, month, day, hour, minute, second, nsec, loc)
 	if t.Sub(now) > yearRolloverWindow {

@@ -1,8 +1,8 @@
 // Package sink writes natwatch's output: anomalies, traffic rates and the plugin's own counters.
 //
-// Influx writes all three to InfluxDB in the background; JSONLines writes anomalies as one JSON
-// object per line; Multi fans out to several sinks. A Sink's Write methods never wait for the
-// network, so the detector can call them on its hot path.
+// Influx writes all three to InfluxDB from a background goroutine, NewJSONLines writes anomalies
+// only, as one JSON object per line, and Multi fans out to several sinks. The Write methods do not wait for a network request,
+// so the detector can call them on its hot path.
 package sink
 
 import (
@@ -15,11 +15,11 @@ import (
 
 // Sink receives natwatch's output. Implementations are safe for concurrent use.
 type Sink interface {
-	// WriteAnomaly records one anomaly state change. It never blocks on the network.
+	// WriteAnomaly records one anomaly state change without waiting for a network request.
 	WriteAnomaly(a detector.Anomaly)
-	// WriteTraffic records one tick's traffic rates. It never blocks on the network.
+	// WriteTraffic records one tick's traffic rates without waiting for a network request.
 	WriteTraffic(p detector.TrafficPoint)
-	// WritePlugin records one sample of the plugin's own counters. It never blocks on the network.
+	// WritePlugin records one sample of the plugin's own counters without waiting for a network request.
 	WritePlugin(p PluginStats)
 	// Close writes what is still pending until ctx ends, then releases the sink. Writes after
 	// Close are discarded.

@@ -1,0 +1,153 @@
+package meter
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
+)
+
+// hashKey is a value a distinct table can count.
+type hashKey interface {
+	comparable
+	hash() uint64
+}
+
+// port is a destination port.
+type port uint16
+
+func (p port) hash() uint64 { return uint64(p) * 0x9e3779b97f4a7c15 }
+
+// host is an address in its 16-byte form; IPv4 addresses are IPv4-mapped.
+type host [16]byte
+
+func hostOf(addr netip.Addr) host { return addr.As16() }
+
+func (h host) hash() uint64 {
+	a := binary.LittleEndian.Uint64(h[:8])
+	b := binary.LittleEndian.Uint64(h[8:])
+	return (a ^ bits.RotateLeft64(b, 29)) * 0x9e3779b97f4a7c15
+}
+
+type distinctEntry[V hashKey] struct {
+	value V
+	last  uint32 // second the value was last seen; 0 marks an empty slot
+}
+
+// distinct counts the distinct values seen within a sliding window: an open-addressing table of
+// value → last second seen, exact up to limit live values. Past the limit new values are not
+// stored and the count reads as the limit until the window has passed.
+//
+// NOTE: a count at the limit means "at least limit". A HyperLogLog sketch would estimate beyond
+// it in fixed memory.
+type distinct[V hashKey] struct {
+	slots     []distinctEntry[V] // length is a power of two, or zero before the first value
+	shift     uint8              // 64 - log2(len(slots))
+	used      int                // occupied slots, stale ones included
+	saturated uint32             // last second a value was not stored for lack of room; 0 if never
+}
+
+const minDistinctSlots = 4
+
+// observe records value at second now. Entries older than retention seconds are dropped when the
+// table is rebuilt.
+func (d *distinct[V]) observe(value V, now, retention uint32, limit int) {
+	if d.slots == nil {
+		d.resize(minDistinctSlots, now, retention)
+	}
+
+	for {
+		mask := len(d.slots) - 1
+		i := int(value.hash()>>d.shift) & mask
+		for {
+			e := &d.slots[i]
+			if e.last == 0 {
+				break
+			}
+			if e.value == value {
+				e.last = now
+				return
+			}
+			i = (i + 1) & mask
+		}
+
+		// Keep the load factor at or below 3/4.
+		if (d.used+1)*4 <= len(d.slots)*3 {
+			d.slots[i] = distinctEntry[V]{value: value, last: now}
+			d.used++
+			return
+		}
+
+		// A full table is checked for stale entries at most once per second.
+		if d.saturated == now {
+			return
+		}
+		live := d.live(now, retention)
+		if live >= limit {
+			d.saturated = now
+			return
+		}
+		size := minDistinctSlots
+		for (live+1)*2 > size {
+			size *= 2
+		}
+		d.resize(size, now, retention)
+	}
+}
+
+func (d *distinct[V]) live(now, retention uint32) int {
+	n := 0
+	for _, e := range d.slots {
+		if e.last != 0 && e.last+retention > now {
+			n++
+		}
+	}
+	return n
+}
+
+// resize rebuilds the table with size slots, keeping the entries seen within retention.
+func (d *distinct[V]) resize(size int, now, retention uint32) {
+	old := d.slots
+	d.slots = make([]distinctEntry[V], size)
+	d.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+	d.used = 0
+
+	mask := size - 1
+	for _, e := range old {
+		if e.last == 0 || e.last+retention <= now {
+			continue
+		}
+		i := int(e.value.hash()>>d.shift) & mask
+		for d.slots[i].last != 0 {
+			i = (i + 1) & mask
+		}
+		d.slots[i] = e
+		d.used++
+	}
+}
+
+// count returns the number of distinct values seen at or after second from, capped at limit. It
+// returns limit as well when a value was turned away for lack of room since then.
+func (d *distinct[V]) count(from uint32, limit int) int {
+	if d.saturated != 0 && d.saturated >= from {
+		return limit
+	}
+	n := 0
+	for _, e := range d.slots {
+		if e.last != 0 && e.last >= from {
+			n++
+		}
+	}
+	return min(n, limit)
+}
+
+// reset empties the table, releasing large tables so that a reused slot does not keep a
+// scanner's memory.
+func (d *distinct[V]) reset() {
+	if len(d.slots) > 64 {
+		d.slots = nil
+	} else {
+		clear(d.slots)
+	}
+	d.used = 0
+	d.saturated = 0
+}

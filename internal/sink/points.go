@@ -1,0 +1,97 @@
+package sink
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/natwatch/natwatch/detector"
+)
+
+// Measurement names in InfluxDB.
+const (
+	MeasurementAnomaly = "natwatch_anomaly"
+	MeasurementTraffic = "natwatch_traffic"
+	MeasurementPlugin  = "natwatch_plugin"
+)
+
+// anomalyLine encodes a as a natwatch_anomaly point. Addresses and the group key are fields, so
+// they add no series.
+func anomalyLine(a detector.Anomaly) (string, error) {
+	lb := newLineBuilder(MeasurementAnomaly)
+	lb.tag("gateway", a.Gateway)
+	lb.tag("level", a.Level)
+	lb.tag("rule", a.Rule)
+	lb.tag("severity", a.Severity)
+	lb.tag("state", a.State)
+
+	lb.stringField("key", a.Key)
+	lb.floatField("value", a.Value)
+	lb.floatField("threshold", a.Threshold)
+	lb.stringField("summary", a.Summary)
+	lb.stringField("src", a.Src)
+	lb.stringField("dst", a.Dst)
+	return lb.line(a.Time)
+}
+
+// trafficLine encodes p as a natwatch_traffic point.
+func trafficLine(p detector.TrafficPoint) (string, error) {
+	lb := newLineBuilder(MeasurementTraffic)
+	lb.tag("direction", p.Direction)
+	lb.tag("gateway", p.Gateway)
+
+	lb.floatField("conns_per_s", p.ConnsPerS)
+	lb.floatField("bytes_per_s", p.BytesPerS)
+	lb.floatField("packets_per_s", p.PacketsPerS)
+	lb.floatField("drops_per_s", p.DropsPerS)
+	lb.floatField("out_in_ratio", p.OutInRatio)
+	return lb.line(p.Time)
+}
+
+// pluginLine encodes p as a natwatch_plugin point with integer fields.
+func pluginLine(p PluginStats) (string, error) {
+	lb := newLineBuilder(MeasurementPlugin)
+	lb.tag("gateway", p.Gateway)
+	lb.tag("instance", p.Instance)
+
+	lb.intField("records_in", p.RecordsIn)
+	lb.intField("parsed", p.Parsed)
+	lb.intField("skipped", p.Skipped)
+	lb.intField("anomalies", p.Anomalies)
+	lb.intField("points_written", p.PointsWritten)
+	lb.intField("points_dropped", p.PointsDropped)
+	lb.intField("write_errors", p.WriteErrors)
+	lb.intField("flush_panics", p.FlushPanics)
+	lb.intField("rule_reloads", p.RuleReloads)
+	lb.intField("rule_reload_failures", p.RuleReloadFailures)
+	lb.intField("evictions", p.Evictions)
+
+	// Reasons that differ only in the replaced characters share one field, so their counts add up.
+	reasonCounts := make(map[string]uint64, len(p.SkipReasons))
+	for reason, count := range p.SkipReasons {
+		reasonCounts[SkipReasonField(reason)] += count
+	}
+	fields := make([]string, 0, len(reasonCounts))
+	for field := range reasonCounts {
+		fields = append(fields, field)
+	}
+	sort.Strings(fields)
+	for _, field := range fields {
+		lb.intField(field, reasonCounts[field])
+	}
+	return lb.line(p.Time)
+}
+
+// SkipReasonField returns the natwatch_plugin field name for a skip reason: "skipped_" and the
+// reason lower-cased, with every character other than a-z, 0-9 and _ replaced by _.
+func SkipReasonField(reason string) string {
+	var b strings.Builder
+	b.WriteString("skipped_")
+	for _, r := range strings.ToLower(reason) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
