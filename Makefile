@@ -4,8 +4,10 @@ GO        ?= go
 BUILD     := build
 FUZZTIME  ?= 10s
 # The bundled sample is local time on a gateway in UTC+08:00; -now pins the year of its year-less
-# syslog timestamps so that the demo prints the same times on any day.
-DEMO_FLAGS := --time-zone Asia/Shanghai --now 2026-12-01T00:00:00+08:00 --gateway edge-gw01
+# syslog timestamps so that the demo prints the same times on any day. 203.0.113.10 is the
+# gateway's public address: counting it as internal makes traffic to it read as inbound.
+DEMO_FLAGS := --time-zone Asia/Shanghai --now 2026-12-01T00:00:00+08:00 --gateway edge-gw01 \
+              --internal-networks 10.20.0.0/16,203.0.113.10/32
 
 .PHONY: demo test vet plugin cli influxdb bench fuzz clean sample
 

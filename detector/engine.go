@@ -91,7 +91,7 @@ type Engine struct {
 	pastEvictions uint64 // evictions of meters that a SetRules dropped
 }
 
-// windowGroup holds the window rules of one group key, sorted by window length, so that the
+// windowGroup contains the window rules of one group key, grouped by window length, so that the
 // aggregates of a key are computed once per window and shared by its rules.
 type windowGroup struct {
 	windows []*windowRules
@@ -368,8 +368,8 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 }
 
 // countsAsConnection reports whether ev stands for a new connection. Start, packet and
-// unknown-kind records do; interim records never do; an end record does unless its gateway has
-// logged a start record in the same format, which would have counted the connection already.
+// unknown-kind records do, and interim records never do. An end record does unless its gateway
+// has logged a start record in the same format, because that start counted the connection.
 func countsAsConnection(ev *natlog.ConnEvent, gw *gateway) bool {
 	switch ev.Kind {
 	case natlog.KindStart:
@@ -409,13 +409,13 @@ func (e *Engine) matchRecordRules(ev *natlog.ConnEvent) {
 
 func (e *Engine) evaluateRecordRule(rs *ruleState, ev *natlog.ConnEvent, boxed any) {
 	e.stats.RecordEvals++
-	holds, err := rs.rule.Match(&e.machine, boxed)
+	matched, err := rs.rule.Match(&e.machine, boxed)
 	if err != nil {
 		e.stats.EvalErrors++
 		rs.logError(e.clock, ev.Src.String(), err)
 		return
 	}
-	if !holds {
+	if !matched {
 		return
 	}
 

@@ -52,7 +52,7 @@ func (r *recorder) count(rule, state string) int {
 	return n
 }
 
-// synProbe is a SYN to a port that got no answer, as conntrack logs it when the entry expires.
+// synProbe is a SYN that got no reply, as conntrack logs it when the entry expires.
 func synProbe(at time.Time, src, dst string, port uint16) natlog.ConnEvent {
 	return natlog.ConnEvent{
 		Time:        at,
@@ -376,8 +376,8 @@ func TestTrafficPoints(t *testing.T) {
 
 	tick1 := t0.Add(time.Second)
 	want := []TrafficPoint{
-		// The conntrack end record follows a start in the same format and is not a second
-		// connection; the asa end record is the only record of its connection.
+		// The conntrack end record follows a start in the same format, so it is not a second
+		// connection. The asa end record is the only record of its connection.
 		{Time: tick1, Gateway: "gw-a", Direction: "outbound", ConnsPerS: 2, BytesPerS: 8000, PacketsPerS: 30, OutInRatio: 3},
 		{Time: tick1, Gateway: "gw-b", Direction: "inbound", ConnsPerS: 1, BytesPerS: 60, PacketsPerS: 1, DropsPerS: 1},
 		{Time: t0.Add(2 * time.Second), Gateway: "gw-a", Direction: "outbound"},

@@ -150,13 +150,13 @@ func (e *Engine) fillWindowEnv(ws *windowRules, totals meter.Totals, key alertKe
 // resolved event. *boxed is the environment boxed for expr, set on first need.
 func (e *Engine) judge(rs *ruleState, boxed *any, key alertKey, gateway, now uint32, by rules.GroupBy) {
 	e.stats.WindowEvals++
-	holds, direct := rs.rule.MatchWindow(&e.winEnv)
+	matched, direct := rs.rule.MatchWindow(&e.winEnv)
 	if !direct {
 		if *boxed == nil {
 			*boxed = e.winEnv
 		}
 		var err error
-		holds, err = rs.rule.Match(&e.machine, *boxed)
+		matched, err = rs.rule.Match(&e.machine, *boxed)
 		if err != nil {
 			e.stats.EvalErrors++
 			rs.logError(int64(now), e.keyText(key, by), err)
@@ -166,7 +166,7 @@ func (e *Engine) judge(rs *ruleState, boxed *any, key alertKey, gateway, now uin
 
 	state := ""
 	switch {
-	case holds:
+	case matched:
 		fire, full := rs.allow(key, int64(now), e.cfg.MaxSources)
 		if full {
 			e.stats.Suppressed++

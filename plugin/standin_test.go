@@ -299,7 +299,7 @@ func TestStandInTwoInstances(t *testing.T) {
 		"--prop", "Gateway=gw-a",
 		"--prop", "Anomaly_Stdout=on",
 		"--prop", "Time_Zone=UTC",
-		"--prop", "Tick_Interval=200ms",
+		"--prop", "Tick_Interval=1s",
 		"--instance",
 		"--prop", "gateway=gw-b", // Fluent Bit matches property names case-insensitively
 		"--prop", "Anomaly_Stdout=off",
@@ -311,7 +311,7 @@ func TestStandInTwoInstances(t *testing.T) {
 		"--flush", "0:kern.dmesg:"+malformed,
 		"--flush", "0:kern.dmesg:"+scan,
 		"--flush", "0:kern.dmesg:"+empty,
-		"--sleep", "600",
+		"--sleep", "1500",
 	)
 
 	checkClean(t, run)

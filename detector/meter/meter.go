@@ -38,7 +38,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Sample is what one record adds to a key.
+// Sample is the contribution of one record to a key.
 type Sample struct {
 	Second  uint32 // Unix seconds; must not be 0 and must not decrease between calls
 	Gateway uint32 // the caller's gateway number, remembered as the key's last gateway

@@ -21,7 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Kind says when a rule is evaluated.
+// Kind selects when a rule is evaluated.
 type Kind string
 
 // Rule kinds.

@@ -184,10 +184,10 @@ type Counters uint8
 
 // Counter kinds.
 const (
-	CountersNone  Counters = iota // the record carries no counters
-	CountersTotal                 // totals since the connection started (teardown records, conntrack DESTROY)
-	CountersDelta                 // traffic since the previous record of the same connection (interim flow records)
-	CountersPacket                // the size of one logged packet
+	CountersNone   Counters = iota // the record carries no counters
+	CountersTotal                  // totals since the connection started (teardown records, conntrack DESTROY)
+	CountersDelta                  // traffic since the previous record of the same connection (interim flow records)
+	CountersPacket                 // the size of one logged packet
 )
 
 // ConnEvent is one normalised connection record. It holds no maps and no pointers to per-record

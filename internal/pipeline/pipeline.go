@@ -25,11 +25,18 @@ import (
 // under it. It bounds the per-flush memory and how long one flush holds the lock.
 const batchSize = 256
 
+// selfMetricsInterval is how often a live pipeline writes its own counters as a natwatch_plugin
+// point. A pipeline also writes one when it closes.
+const selfMetricsInterval = 10 * time.Second
+
 // Options are the parts of a Pipeline that do not come from configuration keys.
 type Options struct {
 	Logger *slog.Logger
 	Stdout io.Writer // destination of anomaly JSON lines when Config.AnomalyStdout is set; nil means os.Stdout
 	Live   bool      // advance windows on the wall clock while no records arrive (the plugin sets this)
+
+	// Instance names the pipeline in self-metrics, such as the plugin's output instance number.
+	Instance string
 }
 
 // Stats are a pipeline's own counters.
@@ -51,7 +58,10 @@ type Pipeline struct {
 	logger *slog.Logger
 	norm   *natlog.Normalizer
 	sink   sink.Sink
+	influx *sink.Influx // nil without InfluxDB; read for self-metrics
 	rules  *RuleSource
+
+	instance string
 
 	batches sync.Pool
 
@@ -96,18 +106,20 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 
-	out, err := newSink(cfg, opts, logger)
+	out, influx, err := newSink(cfg, opts, logger)
 	if err != nil {
 		return nil, err
 	}
 
 	p := &Pipeline{
-		cfg:    cfg,
-		logger: logger,
-		norm:   norm,
-		sink:   out,
-		rules:  ruleSource,
-		stop:   make(chan struct{}),
+		cfg:      cfg,
+		logger:   logger,
+		norm:     norm,
+		sink:     out,
+		influx:   influx,
+		rules:    ruleSource,
+		instance: opts.Instance,
+		stop:     make(chan struct{}),
 	}
 	p.batches.New = func() any {
 		batch := make([]natlog.ConnEvent, batchSize)
@@ -134,8 +146,9 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-func newSink(cfg config.Config, opts Options, logger *slog.Logger) (sink.Sink, error) {
+func newSink(cfg config.Config, opts Options, logger *slog.Logger) (sink.Sink, *sink.Influx, error) {
 	var sinks []sink.Sink
+	var influx *sink.Influx
 
 	if cfg.AnomalyStdout {
 		stdout := opts.Stdout
@@ -146,7 +159,8 @@ func newSink(cfg config.Config, opts Options, logger *slog.Logger) (sink.Sink, e
 	}
 
 	if cfg.InfluxURL != "" {
-		influx, err := sink.NewInflux(sink.InfluxConfig{
+		var err error
+		influx, err = sink.NewInflux(sink.InfluxConfig{
 			URL:    cfg.InfluxURL,
 			Token:  cfg.InfluxToken,
 			Org:    cfg.InfluxOrg,
@@ -154,11 +168,11 @@ func newSink(cfg config.Config, opts Options, logger *slog.Logger) (sink.Sink, e
 			Logger: logger,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("InfluxDB output: %w", err)
+			return nil, nil, fmt.Errorf("InfluxDB output: %w", err)
 		}
 		sinks = append(sinks, influx)
 	}
-	return sink.Multi(sinks...), nil
+	return sink.Multi(sinks...), influx, nil
 }
 
 // Flush processes one Fluent Bit chunk. data is only read during the call, so the caller may pass
@@ -254,10 +268,14 @@ func (p *Pipeline) runClock() {
 
 	ticker := time.NewTicker(p.cfg.TickInterval)
 	defer ticker.Stop()
+	selfMetrics := time.NewTicker(selfMetricsInterval)
+	defer selfMetrics.Stop()
 	for {
 		select {
 		case <-p.stop:
 			return
+		case now := <-selfMetrics.C:
+			p.sink.WritePlugin(p.pluginStats(now))
 		case now := <-ticker.C:
 			p.mu.Lock()
 			idle := now.Sub(p.lastEventWall)
@@ -283,6 +301,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 		}
 		p.mu.Unlock()
 
+		p.sink.WritePlugin(p.pluginStats(time.Now()))
 		err = p.sink.Close(ctx)
 	})
 	return err
@@ -304,6 +323,31 @@ func (p *Pipeline) Stats() Stats {
 		Normalizer:   p.norm.Stats(),
 		Detector:     engineStats,
 	}
+}
+
+// pluginStats gathers the counters written as a natwatch_plugin point.
+func (p *Pipeline) pluginStats(now time.Time) sink.PluginStats {
+	stats := p.Stats()
+
+	out := sink.PluginStats{
+		Time:        now,
+		Gateway:     p.cfg.Gateway,
+		Instance:    p.instance,
+		RecordsIn:   stats.Records,
+		Parsed:      stats.Parsed,
+		Skipped:     stats.Skipped,
+		Anomalies:   stats.Detector.AnomaliesFired + stats.Detector.AnomaliesResolved,
+		FlushPanics: stats.Panics,
+		Evictions:   stats.Detector.Evictions,
+		SkipReasons: stats.Normalizer.Skipped,
+	}
+	if p.influx != nil {
+		influx := p.influx.Stats()
+		out.PointsWritten = influx.PointsWritten
+		out.PointsDropped = influx.PointsDropped
+		out.WriteErrors = influx.WriteErrors
+	}
+	return out
 }
 
 // CountPanic records a panic recovered outside the pipeline, such as in the plugin's flush export,
