@@ -210,7 +210,7 @@ func (inst *instance) stop() {
 		"skipped", stats.Skipped, "decode_errors", stats.DecodeErrors, "panics", stats.Panics,
 	}
 	if err != nil {
-		inst.logger.Error("stopped, but the sinks did not drain", append(args, "error", oneLine(err))...)
+		inst.logger.Error("stopped, but the sinks failed to drain before the time-out", append(args, "error", oneLine(err))...)
 		return
 	}
 	inst.logger.Info("stopped", args...)

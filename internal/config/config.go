@@ -243,8 +243,8 @@ func applyTickInterval(c *Config, v string) error {
 	if err != nil {
 		return errors.New("use a duration such as 1s")
 	}
-	if d < 100*time.Millisecond || d > time.Minute {
-		return errors.New("use a duration between 100ms and 1m")
+	if d < time.Second || d > time.Minute || d%time.Second != 0 {
+		return errors.New("use a whole number of seconds from 1s to 60s")
 	}
 	c.TickInterval = d
 	return nil

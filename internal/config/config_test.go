@@ -53,7 +53,7 @@ func TestValidValues(t *testing.T) {
 		"Plugin_Log_Level":  "DEBUG",
 		"Field_Map":         "src=source.ip, dport=dpt",
 		"Max_Sources":       "5000",
-		"Tick_Interval":     "500ms",
+		"Tick_Interval":     "2s",
 	}))
 	if err != nil {
 		t.Fatalf("FromProperties: %v", err)
@@ -90,8 +90,8 @@ func TestValidValues(t *testing.T) {
 	if c.MaxSources != 5000 {
 		t.Errorf("MaxSources = %d, want 5000", c.MaxSources)
 	}
-	if c.TickInterval != 500*time.Millisecond {
-		t.Errorf("TickInterval = %v, want 500ms", c.TickInterval)
+	if c.TickInterval != 2*time.Second {
+		t.Errorf("TickInterval = %v, want 2s", c.TickInterval)
 	}
 }
 
@@ -104,7 +104,7 @@ func TestInvalidValuesReportedTogether(t *testing.T) {
 		"Field_Map":         "source=src",
 		"Anomaly_Stdout":    "maybe",
 		"Max_Sources":       "-1",
-		"Tick_Interval":     "1h",
+		"Tick_Interval":     "1500ms",
 	}))
 	if err == nil {
 		t.Fatal("FromProperties accepted invalid values")
@@ -118,7 +118,7 @@ func TestInvalidValuesReportedTogether(t *testing.T) {
 		`key Field_Map: invalid value "source=src": unknown field "source"`,
 		`key Anomaly_Stdout: invalid value "maybe"`,
 		`key Max_Sources: invalid value "-1"`,
-		`key Tick_Interval: invalid value "1h"`,
+		`key Tick_Interval: invalid value "1500ms": use a whole number of seconds`,
 	}
 	for _, want := range wants {
 		if !strings.Contains(err.Error(), want) {

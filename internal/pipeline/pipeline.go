@@ -29,6 +29,12 @@ const batchSize = 256
 // point. A pipeline also writes one when it closes.
 const selfMetricsInterval = 10 * time.Second
 
+// maxFutureSkew is how far ahead of the wall clock a live pipeline accepts a record's time. Record
+// times drive the detector, so one record stamped years ahead (a device with a wrong clock) would
+// otherwise move the clock forward and make every later record late. Such times are clamped to
+// the wall clock and counted.
+const maxFutureSkew = 5 * time.Minute
+
 // Options are the parts of a Pipeline that do not come from configuration keys.
 type Options struct {
 	Logger *slog.Logger
@@ -47,6 +53,7 @@ type Stats struct {
 	Parsed       uint64
 	Skipped      uint64
 	Panics       uint64
+	FutureTimes  uint64 // record times more than maxFutureSkew ahead, clamped to the wall clock (live pipelines only)
 	Normalizer   natlog.Stats
 	Detector     detector.EngineStats
 }
@@ -70,7 +77,10 @@ type Pipeline struct {
 	lastEventTime time.Time
 	lastEventWall time.Time
 
+	live bool
+
 	chunks       atomic.Uint64
+	futureTimes  atomic.Uint64
 	decodeErrors atomic.Uint64
 	records      atomic.Uint64
 	parsed       atomic.Uint64
@@ -119,6 +129,7 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 		influx:   influx,
 		rules:    ruleSource,
 		instance: opts.Instance,
+		live:     opts.Live,
 		stop:     make(chan struct{}),
 	}
 	p.batches.New = func() any {
@@ -243,6 +254,10 @@ func (p *Pipeline) observe(events []natlog.ConnEvent) {
 		return
 	}
 
+	if p.live {
+		p.clampFutureTimes(events, time.Now())
+	}
+
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range events {
@@ -252,6 +267,16 @@ func (p *Pipeline) observe(events []natlog.ConnEvent) {
 		}
 	}
 	p.lastEventWall = time.Now()
+}
+
+func (p *Pipeline) clampFutureTimes(events []natlog.ConnEvent, now time.Time) {
+	limit := now.Add(maxFutureSkew)
+	for i := range events {
+		if events[i].Time.After(limit) {
+			events[i].Time = now
+			p.futureTimes.Add(1)
+		}
+	}
 }
 
 func (p *Pipeline) noteSkip(err error) {
@@ -320,6 +345,7 @@ func (p *Pipeline) Stats() Stats {
 		Parsed:       p.parsed.Load(),
 		Skipped:      p.skipped.Load(),
 		Panics:       p.panics.Load(),
+		FutureTimes:  p.futureTimes.Load(),
 		Normalizer:   p.norm.Stats(),
 		Detector:     engineStats,
 	}
