@@ -5,9 +5,12 @@ set -euo pipefail
 fuzztime=${1:-10s}
 cd "$(dirname "$0")/.."
 
-go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
-  grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | while read -r target; do
+targets=0
+while read -r pkg dir; do
+  for target in $(cat "$dir"/*_test.go 2>/dev/null | sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p'); do
     echo "fuzz $pkg $target for $fuzztime"
     go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
+    targets=$((targets + 1))
   done
-done
+done < <(go list -f '{{.ImportPath}} {{.Dir}}' ./...)
+echo "fuzzed $targets targets for $fuzztime each"
