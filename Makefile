@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 DEMO_FLAGS := --time-zone Asia/Shanghai --now 2026-12-01T00:00:00+08:00 --gateway edge-gw01 \
               --internal-networks 10.20.0.0/16,203.0.113.10/32
 
-.PHONY: demo test vet plugin cli influxdb bench fuzz clean sample
+.PHONY: demo test vet plugin cli influxdb bench fuzz clean sample dashboards
 
 ## demo: replay the bundled sample logs and print the anomalies found
 demo:
@@ -39,6 +39,10 @@ bench:
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
 	@bash scripts/fuzz.sh $(FUZZTIME)
+
+## dashboards: regenerate the Grafana dashboards (English and zh-CN) and alert rules in dashboards/
+dashboards:
+	$(GO) run ./dashboards/gen -out dashboards
 
 ## sample: regenerate the bundled sample logs
 sample:

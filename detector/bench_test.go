@@ -4,52 +4,54 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/natwatch/natwatch/detector/baseline"
 	"github.com/natwatch/natwatch/detector/rules"
 	"github.com/natwatch/natwatch/internal/natlog"
 )
 
-// benchRules adds seven rules to the three shipped ones: record rules on DNS, Telnet and RDP,
+// benchRules adds seven rules to the shipped ones: record rules on DNS, Telnet and RDP,
 // and window rules per source, destination and gateway.
 const benchRules = `rules:
-  - name: dns_to_outside_resolver
+  - name: bench_dns_to_outside_resolver
     severity: low
     kind: record
     when: proto == "udp" && dst_port == 53 && direction == "outbound" && !in_list(dst_ip, "office_nets")
     summary: "{{ .src }} asked {{ .dst }} for DNS"
-  - name: telnet_inbound
+  - name: bench_telnet_inbound
     severity: high
     kind: record
     when: proto == "tcp" && dst_port == 23 && direction == "inbound"
     summary: "{{ .src }} opened Telnet to {{ .dst }}"
-  - name: rdp_inbound_accepted
+  - name: bench_rdp_inbound_accepted
     severity: high
     kind: record
     when: proto == "tcp" && dst_port == 3389 && direction == "inbound" && action == "accept"
     summary: "{{ .src }} reached RDP on {{ .dst }}"
-  - name: port_scan_horizontal
+  - name: bench_port_scan_horizontal
     severity: high
     kind: window
     window: 5m
     when: dst_hosts > 100
     summary: "{{ .key }} reached {{ .value }} hosts"
-  - name: connection_burst
+  - name: bench_connection_burst
     severity: medium
     kind: window
     window: 10s
     when: conns_per_s > 500
     summary: "{{ .key }} opened {{ .value }} connections per second"
-  - name: ddos_target
+  - name: bench_ddos_target
     severity: critical
     kind: window
     group_by: dst_ip
     window: 1m
     when: src_hosts > 1000 && syn_per_s > 1000
     summary: "{{ .key }} received SYN from {{ .src_hosts }} sources"
-  - name: gateway_drop_storm
+  - name: bench_gateway_drop_storm
     severity: medium
     kind: window
     group_by: gateway
@@ -97,8 +99,12 @@ func BenchmarkObserve(b *testing.B) {
 	}
 	shipped := shippedRules(b)
 	var files []*rules.File
-	for _, name := range []string{"lists.yaml", "scans.yaml", "floods.yaml", "policy.yaml"} {
-		files = append(files, mustParseFile(b, "../rules.d/"+name))
+	names, err := filepath.Glob("../rules.d/*.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range names {
+		files = append(files, mustParseFile(b, name))
 	}
 	set, err := rules.Compile(append(files, f)...)
 	if err != nil {
@@ -154,4 +160,81 @@ func mustParseFile(b *testing.B, path string) *rules.File {
 		b.Fatal(fmt.Errorf("%s: %w", path, errs))
 	}
 	return f
+}
+
+// BenchmarkMemoryMillionSources inserts 1 000 000 distinct external sources, each probing one
+// internal host, through the shipped rules at the default Max_Sources, and reports the heap in
+// use after a garbage collection. Run it with -benchtime=1x.
+func BenchmarkMemoryMillionSources(b *testing.B) {
+	const sources = 1_000_000
+	for range b.N {
+		b.StopTimer()
+		e, err := New(Config{Rules: shippedRules(b), OnAnomaly: func(Anomaly) {}, OnTraffic: func(TrafficPoint) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := heapInUse()
+		b.StartTimer()
+
+		for i := range sources {
+			ev := synProbe(t0.Add(time.Duration(i)*time.Millisecond/4), "100.0.0.1", "10.20.0.1", 443)
+			ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
+			ev.Dst = netip.AddrFrom4([4]byte{10, 20, 0, byte(i % 200)})
+			e.Observe(&ev)
+		}
+
+		b.StopTimer()
+		after := heapInUse()
+		stats := e.Stats()
+		b.ReportMetric(float64(after-before)/(1<<20), "MB-heap")
+		b.ReportMetric(float64(after-before)/float64(stats.Sources), "B/source")
+		b.ReportMetric(float64(stats.Sources), "sources")
+		runtime.KeepAlive(e)
+	}
+}
+
+// BenchmarkMemoryHostBaselines tracks 10 000 internal hosts and fills every slot of every day
+// of their baselines, then reports the heap in use per host. Run it with -benchtime=1x.
+func BenchmarkMemoryHostBaselines(b *testing.B) {
+	const hosts = 10_000
+	for range b.N {
+		b.StopTimer()
+		e, err := New(Config{Rules: shippedRules(b), OnAnomaly: func(Anomaly) {}, OnTraffic: func(TrafficPoint) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := heapInUse()
+		b.StartTimer()
+
+		for i := range hosts {
+			ev := smtpEvent(t0, "10.20.0.1", "203.0.113.25", natlog.DirectionOutbound)
+			ev.Src = netip.AddrFrom4([4]byte{10, 20, byte(i >> 8), byte(i)})
+			ev.DstPort = 443
+			e.Observe(&ev)
+		}
+		counts := baseline.Counts{Conns: 900, Bytes: 9_000_000, Packets: 9000, OutBytes: 1_000_000, InBytes: 8_000_000}
+		for idx := range e.hosts.slots {
+			s := e.hosts.slots[idx].series
+			for day := range int32(8) {
+				for slot := range int32(baseline.SlotsPerDay) {
+					s.Add(&counts)
+					s.Close(baseline.Slot{Day: 20_000 + day, Index: slot}, baseline.SlotSeconds)
+				}
+			}
+		}
+
+		b.StopTimer()
+		after := heapInUse()
+		stats := e.Stats()
+		b.ReportMetric(float64(after-before)/float64(stats.Hosts), "B/host")
+		b.ReportMetric(float64(stats.Hosts), "hosts")
+		runtime.KeepAlive(e)
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }

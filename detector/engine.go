@@ -12,6 +12,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/natwatch/natwatch/detector/baseline"
 	"github.com/natwatch/natwatch/detector/meter"
 	"github.com/natwatch/natwatch/detector/rules"
 	"github.com/natwatch/natwatch/internal/natlog"
@@ -34,6 +35,19 @@ type Config struct {
 	Language     string        // "en" (default) or "zh": which summary an anomaly carries
 	OnAnomaly    func(Anomaly)
 	OnTraffic    func(TrafficPoint)
+	Extension    Extension // optional: clock, work calendar and behavior variables for rules
+
+	// Location is the time zone of the baselines' 15-minute slots; nil means UTC.
+	Location *time.Location
+	// Baseline sets how baselines are computed; the zero value is the median and MAD with k = 3.
+	Baseline baseline.Config
+	// MaxHosts bounds the internal hosts tracked for baselines, profiles, host points and
+	// group_by host; the least recently seen is evicted. 0 means DefaultMaxHosts.
+	MaxHosts int
+	// HostPointsTop is how many host points a tick makes at most, for the hosts with the most
+	// bytes in the tick. 0 means DefaultHostPointsTop; a negative value makes none.
+	HostPointsTop int
+	OnHost        func(HostPoint)
 }
 
 // EngineStats are the engine's counters since New.
@@ -46,7 +60,9 @@ type EngineStats struct {
 	Sources      int // source addresses tracked
 	Destinations int // destination addresses tracked
 	Gateways     int
-	Evictions    uint64 // addresses evicted to stay within MaxSources
+	Evictions    uint64 // addresses evicted to stay within MaxSources, and hosts within MaxHosts
+	Hosts        int    // internal hosts tracked
+	HostsExpired uint64 // internal hosts dropped after a week without traffic
 
 	AnomaliesFired    uint64 // anomalies in state firing
 	AnomaliesResolved uint64 // anomalies in state resolved
@@ -70,9 +86,20 @@ type Engine struct {
 	groups   map[rules.GroupBy]*windowGroup
 	gateways gatewayTable
 
-	src *meter.Meter[netip.Addr]
-	dst *meter.Meter[netip.Addr]
-	gw  *meter.Meter[uint32]
+	src   *meter.Meter[netip.Addr]
+	dst   *meter.Meter[netip.Addr]
+	gw    *meter.Meter[uint32]
+	gwDir *meter.Meter[uint32]     // keyed by directionKey
+	host  *meter.Meter[netip.Addr] // keyed by internal host
+
+	loc         *time.Location
+	baseCfg     baseline.Config
+	hosts       hostTable
+	slot        baseline.Slot // the baseline slot of the latest tick
+	slotSeconds int64         // seconds ticked in slot so far
+	firstData   int64         // the second of the first record, for growth
+	baseView    rules.Baselines
+	growth      rules.Growth
 
 	started      bool
 	clock        int64 // Unix seconds of the latest event or Advance
@@ -98,9 +125,11 @@ type windowGroup struct {
 }
 
 type windowRules struct {
-	seconds  uint32
-	readsKey bool
-	rules    []*ruleState
+	seconds       uint32
+	readsKey      bool
+	readsBaseline bool // a rule reads baseline or profile_score
+	readsGrowth   bool
+	rules         []*ruleState
 }
 
 // New returns an Engine with cfg's rules.
@@ -117,6 +146,21 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxSources < 0 {
 		return nil, fmt.Errorf("detector: max sources %d is negative", cfg.MaxSources)
 	}
+	if cfg.MaxHosts == 0 {
+		cfg.MaxHosts = DefaultMaxHosts
+	}
+	if cfg.MaxHosts < 0 {
+		return nil, fmt.Errorf("detector: max hosts %d is negative", cfg.MaxHosts)
+	}
+	if cfg.HostPointsTop == 0 {
+		cfg.HostPointsTop = DefaultHostPointsTop
+	}
+	if err := cfg.Baseline.Validate(); err != nil {
+		return nil, fmt.Errorf("detector: %w", err)
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
 	switch cfg.Language {
 	case "", "en":
 	case "zh":
@@ -129,6 +173,9 @@ func New(cfg Config) (*Engine, error) {
 		tickSec: int64(cfg.TickInterval / time.Second),
 		chinese: cfg.Language == "zh",
 		states:  map[string]*ruleState{},
+		loc:     cfg.Location,
+		baseCfg: cfg.Baseline.WithDefaults(),
+		hosts:   newHostTable(cfg.MaxHosts),
 	}
 	e.SetRules(cfg.Rules)
 	return e, nil
@@ -147,6 +194,9 @@ func (e *Engine) SetRules(set *rules.Set) {
 			continue
 		}
 		states[rule.Name] = newRuleState(rule)
+	}
+	if e.cfg.Extension != nil {
+		e.cfg.Extension.SetRules(set)
 	}
 	e.rules = set
 	e.states = states
@@ -180,8 +230,12 @@ func (e *Engine) buildGroups(set *rules.Set) {
 			ws = &windowRules{seconds: uint32(seconds)}
 			g.windows = append(g.windows, ws)
 		}
-		ws.rules = append(ws.rules, e.states[rule.Name])
+		rs := e.states[rule.Name]
+		rs.taints = readsAny(rule, baselineReads...)
+		ws.rules = append(ws.rules, rs)
 		ws.readsKey = ws.readsKey || rule.Reads("key")
+		ws.readsBaseline = ws.readsBaseline || readsAny(rule, "baseline", "profile_score")
+		ws.readsGrowth = ws.readsGrowth || readsAny(rule, "growth")
 	}
 	e.lateLimit = max(e.maxWindowSec, e.tickSec)
 }
@@ -200,9 +254,16 @@ func (e *Engine) configureMeters(set *rules.Set) {
 				MaxKeys:   e.cfg.MaxSources,
 				Retention: uint32(e.maxWindowSec + e.tickSec),
 			}
+			if rule.GroupBy == rules.GroupHost {
+				cfg.MaxKeys = e.cfg.MaxHosts
+			}
 			configs[rule.GroupBy] = cfg
 		}
 		text := rule.When + "\n" + rule.Value + "\n" + rule.Summary + "\n" + rule.SummaryZH
+		if readsAny(rule, "growth") {
+			// growth compares the window with the one before it.
+			cfg.Retention = max(cfg.Retention, uint32(2*max(int64(rule.Window/time.Second), e.tickSec)+e.tickSec))
+		}
 		cfg.DstPorts = cfg.DstPorts || strings.Contains(text, "dst_ports")
 		cfg.DstHosts = cfg.DstHosts || strings.Contains(text, "dst_hosts")
 		cfg.SrcHosts = cfg.SrcHosts || strings.Contains(text, "src_hosts")
@@ -216,7 +277,12 @@ func (e *Engine) configureMeters(set *rules.Set) {
 	}
 	e.src = configureMeter(e.src, configs[rules.GroupSrcIP])
 	e.dst = configureMeter(e.dst, configs[rules.GroupDstIP])
+	if e.host != nil && configs[rules.GroupHost] == nil {
+		e.pastEvictions += e.host.Evictions()
+	}
 	e.gw = configureMeter(e.gw, configs[rules.GroupGateway])
+	e.gwDir = configureMeter(e.gwDir, configs[rules.GroupGatewayDirection])
+	e.host = configureMeter(e.host, configs[rules.GroupHost])
 }
 
 func configureMeter[K comparable](m *meter.Meter[K], cfg *meter.Config) *meter.Meter[K] {
@@ -256,6 +322,9 @@ func (e *Engine) Observe(ev *natlog.ConnEvent) {
 	if meters {
 		e.count(ev, sec)
 	}
+	if e.cfg.Extension != nil {
+		e.cfg.Extension.Observe(ev)
+	}
 	e.matchRecordRules(ev)
 }
 
@@ -283,6 +352,8 @@ func (e *Engine) start(sec int64) {
 	e.started = true
 	e.clock = sec
 	e.lastData = sec
+	e.firstData = sec
+	e.slot = baseline.SlotAt(sec, e.loc)
 	e.nextTick = sec - sec%e.tickSec + e.tickSec
 }
 
@@ -329,10 +400,17 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 	if int(dir) >= directionCount {
 		dir = natlog.DirectionUnknown
 	}
-	gw.traffic[dir].count(ev, isConn, isDrop, bytes, packets)
+	isSYN := isConn && ev.SYNOnly()
+	out, in := directionBytes(ev, dir)
+	gw.traffic[dir].count(isConn, isSYN, isDrop, bytes, packets, out, in)
 	e.lastData = sec
 
-	if e.src == nil && e.dst == nil && e.gw == nil {
+	hostAddr := internalHost(ev, dir)
+	if hostAddr.IsValid() {
+		e.countHost(hostAddr, sec, gwID, isConn, isSYN, isDrop, bytes, packets, out, in)
+	}
+
+	if e.src == nil && e.dst == nil && e.gw == nil && e.gwDir == nil && e.host == nil {
 		return
 	}
 	s := &e.sample
@@ -341,6 +419,7 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 		Gateway:    gwID,
 		Bytes:      bytes,
 		Packets:    packets,
+		OutBytes:   out,
 		DstPort:    ev.DstPort,
 		HasDstPort: ev.DstPort != 0,
 		Src:        ev.Src,
@@ -348,7 +427,7 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 	}
 	if isConn {
 		s.Conns = 1
-		if ev.SYNOnly() {
+		if isSYN {
 			s.SYN = 1
 		}
 	}
@@ -364,6 +443,12 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 	}
 	if e.gw != nil {
 		e.gw.Add(gwID, s)
+	}
+	if e.gwDir != nil {
+		e.gwDir.Add(directionKey(gwID, dir), s)
+	}
+	if e.host != nil && hostAddr.IsValid() {
+		e.host.Add(hostAddr, s)
 	}
 }
 
@@ -400,6 +485,9 @@ func (e *Engine) matchRecordRules(ev *natlog.ConnEvent) {
 			}
 			if boxed == nil {
 				e.recEnv.Fill(ev)
+				if e.cfg.Extension != nil {
+					e.cfg.Extension.FillRecord(&e.recEnv, ev)
+				}
 				boxed = e.recEnv
 			}
 			e.evaluateRecordRule(rr.state, ev, boxed)
@@ -425,6 +513,10 @@ func (e *Engine) evaluateRecordRule(rs *ruleState, ev *natlog.ConnEvent, boxed a
 		key.addr = ev.Dst
 	case rules.GroupGateway:
 		key.gateway = e.gateways.lookup(ev.Gateway)
+	case rules.GroupGatewayDirection:
+		key.gateway = directionKey(e.gateways.lookup(ev.Gateway), ev.Direction)
+	case rules.GroupHost:
+		key.addr = internalHost(ev, ev.Direction)
 	default:
 		key.addr = ev.Src
 	}
@@ -441,10 +533,7 @@ func (e *Engine) evaluateRecordRule(rs *ruleState, ev *natlog.ConnEvent, boxed a
 		e.stats.EvalErrors++
 		rs.logError(e.clock, ev.Src.String(), err)
 	}
-	keyText := ev.Gateway
-	if rs.rule.GroupBy != rules.GroupGateway {
-		keyText = key.addr.String()
-	}
+	keyText := e.keyText(key, rs.rule.GroupBy)
 	data := rules.SummaryData(rs.rule, ev.Gateway, keyText, value, addrText(ev.Src), addrText(ev.Dst))
 	rules.AddRecordData(data, &e.recEnv)
 	e.emit(rs, StateFiring, ev.Time, ev.Gateway, keyText, value, data)
@@ -481,6 +570,8 @@ func (e *Engine) emit(rs *ruleState, state string, at time.Time, gateway, key st
 		Summary:   summary,
 		Src:       src,
 		Dst:       dst,
+		Labels:    rs.rule.Labels,
+		Actions:   rs.rule.Actions,
 	})
 }
 
@@ -502,6 +593,8 @@ func (e *Engine) Stats() EngineStats {
 		s.Destinations = e.dst.Len()
 	}
 	s.Evictions = e.evictions()
+	s.Hosts = len(e.hosts.index)
+	s.HostsExpired = e.hosts.expired
 	return s
 }
 
@@ -515,5 +608,8 @@ func (e *Engine) evictions() uint64 {
 	if e.dst != nil {
 		n += e.dst.Evictions()
 	}
-	return n
+	if e.host != nil {
+		n += e.host.Evictions()
+	}
+	return n + e.hosts.evictions
 }

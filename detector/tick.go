@@ -6,14 +6,19 @@ import (
 
 	"github.com/natwatch/natwatch/detector/meter"
 	"github.com/natwatch/natwatch/detector/rules"
-	"github.com/natwatch/natwatch/internal/natlog"
 )
 
-// tick evaluates the window rules at boundary t, on the seconds [t-window, t), emits the traffic
-// points of the tick that ends at t, and drops keys and alert state that have expired.
+// tick emits the traffic and host points of the tick that ends at t and adds them to the
+// baselines, moves the baselines to the slot of t when it starts a new one, evaluates the window
+// rules at boundary t on the seconds [t-window, t), and drops keys and alert state that have
+// expired.
 func (e *Engine) tick(t int64) {
 	e.stats.Ticks++
 	now := uint32(t)
+
+	e.emitTraffic(t)
+	e.emitHosts(t)
+	e.rollSlot(t)
 
 	if g := e.groups[rules.GroupSrcIP]; g != nil && e.src != nil {
 		e.dirty = e.src.TakeDirty(e.dirty[:0])
@@ -27,8 +32,14 @@ func (e *Engine) tick(t int64) {
 		e.dirty = e.gw.TakeDirty(e.dirty[:0])
 		evaluateGroup(e, e.gw, g, e.dirty, now, rules.GroupGateway)
 	}
-
-	e.emitTraffic(t)
+	if g := e.groups[rules.GroupGatewayDirection]; g != nil && e.gwDir != nil {
+		e.dirty = e.gwDir.TakeDirty(e.dirty[:0])
+		evaluateGroup(e, e.gwDir, g, e.dirty, now, rules.GroupGatewayDirection)
+	}
+	if g := e.groups[rules.GroupHost]; g != nil && e.host != nil {
+		e.dirty = e.host.TakeDirty(e.dirty[:0])
+		evaluateGroup(e, e.host, g, e.dirty, now, rules.GroupHost)
+	}
 
 	if e.src != nil {
 		e.src.Expire(now)
@@ -38,6 +49,12 @@ func (e *Engine) tick(t int64) {
 	}
 	if e.gw != nil {
 		e.gw.Expire(now)
+	}
+	if e.gwDir != nil {
+		e.gwDir.Expire(now)
+	}
+	if e.host != nil {
+		e.host.Expire(now)
 	}
 	if e.stats.Ticks%pruneEvery == 0 {
 		for _, rs := range e.states {
@@ -77,24 +94,32 @@ func evaluateGroup[K comparable](e *Engine, m *meter.Meter[K], g *windowGroup, d
 	for _, idx := range dirty {
 		key := toAlertKey(m.Key(idx))
 		for _, ws := range g.windows {
-			e.evaluateWindow(ws, m.Window(idx, now, ws.seconds), key, m.Gateway(idx), now, by)
+			totals := m.Window(idx, now, ws.seconds)
+			if ws.readsGrowth {
+				measureGrowth(e, m, idx, now, ws.seconds, totals)
+			}
+			e.evaluateWindow(ws, totals, key, m.Gateway(idx), now, by)
 		}
 	}
 
 	for _, ws := range g.windows {
 		for _, rs := range ws.rules {
-			if rs.firing == 0 {
+			if rs.firing == 0 && rs.pending == 0 {
 				continue
 			}
 			for key, a := range rs.alerts {
-				if !a.firing || a.evaluated == int64(now) {
+				if (!a.firing && !a.pending) || a.evaluated == int64(now) {
 					continue
 				}
 				var totals meter.Totals
 				gateway := uint32(0)
+				e.growth = rules.Growth{}
 				if idx, found := m.Lookup(toMeterKey[K](key)); found {
 					totals = m.Window(idx, now, ws.seconds)
 					gateway = m.Gateway(idx)
+					if ws.readsGrowth {
+						measureGrowth(e, m, idx, now, ws.seconds, totals)
+					}
 				}
 				e.evaluateOne(rs, ws, totals, key, gateway, now, by)
 			}
@@ -134,6 +159,7 @@ func (e *Engine) fillWindowEnv(ws *windowRules, totals meter.Totals, key alertKe
 		Packets:  totals.Packets,
 		SYN:      totals.SYN,
 		Drops:    totals.Drops,
+		OutBytes: totals.OutBytes,
 		DstPorts: totals.DstPorts,
 		DstHosts: totals.DstHosts,
 		SrcHosts: totals.SrcHosts,
@@ -143,6 +169,12 @@ func (e *Engine) fillWindowEnv(ws *windowRules, totals meter.Totals, key alertKe
 	env.Key = ""
 	if ws.readsKey {
 		env.Key = e.keyText(key, by)
+	}
+	if e.cfg.Extension != nil {
+		e.cfg.Extension.FillWindow(env, by, key.addr, time.Unix(int64(now), 0))
+	}
+	if ws.readsBaseline || ws.readsGrowth {
+		e.fillBaselines(ws, key, by, now)
 	}
 }
 
@@ -164,9 +196,20 @@ func (e *Engine) judge(rs *ruleState, boxed *any, key alertKey, gateway, now uin
 		}
 	}
 
+	if matched && rs.taints {
+		e.taint(key, by)
+	}
+
 	state := ""
 	switch {
 	case matched:
+		held, full := rs.hold(key, int64(now), e.cfg.MaxSources)
+		if !held {
+			if full {
+				e.stats.Suppressed++
+			}
+			break
+		}
 		fire, full := rs.allow(key, int64(now), e.cfg.MaxSources)
 		if full {
 			e.stats.Suppressed++
@@ -174,8 +217,11 @@ func (e *Engine) judge(rs *ruleState, boxed *any, key alertKey, gateway, now uin
 		if fire {
 			state = StateFiring
 		}
-	case rs.firing > 0 && rs.resolve(key, int64(now)):
-		state = StateResolved
+	default:
+		rs.clearPending(key)
+		if rs.firing > 0 && rs.resolve(key, int64(now)) && rs.rule.Resolve {
+			state = StateResolved
+		}
 	}
 	if state == "" {
 		return
@@ -208,30 +254,12 @@ func (e *Engine) judge(rs *ruleState, boxed *any, key alertKey, gateway, now uin
 }
 
 func (e *Engine) keyText(key alertKey, by rules.GroupBy) string {
-	if by == rules.GroupGateway {
+	switch by {
+	case rules.GroupGateway:
 		return e.gateways.name(key.gateway)
+	case rules.GroupGatewayDirection:
+		id, dir := splitDirectionKey(key.gateway)
+		return e.gateways.name(id) + "/" + dir.String()
 	}
 	return addrText(key.addr)
-}
-
-// emitTraffic hands one point per gateway and direction seen so far to OnTraffic, with the rates
-// of the tick that ends at t.
-func (e *Engine) emitTraffic(t int64) {
-	seconds := float64(e.tickSec)
-	at := time.Unix(t, 0)
-	for _, gw := range e.gateways.list {
-		for dir := range gw.traffic {
-			c := &gw.traffic[dir]
-			if !c.seen {
-				continue
-			}
-			p := c.point(natlog.Direction(dir), seconds)
-			if e.cfg.OnTraffic == nil {
-				continue
-			}
-			p.Time = at
-			p.Gateway = gw.name
-			e.cfg.OnTraffic(p)
-		}
-	}
 }

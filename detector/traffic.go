@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"github.com/natwatch/natwatch/detector/baseline"
 	"github.com/natwatch/natwatch/internal/natlog"
 )
 
@@ -11,17 +12,24 @@ const (
 	overflowGateway = "(other)"
 )
 
+// allDirections is the index of a gateway's series that sums every direction.
+const allDirections = directionCount
+
 type trafficCounters struct {
-	seen                  bool
-	conns, drops          uint64
-	bytes, packets        uint64
-	origBytes, replyBytes uint64
+	seen              bool
+	conns, syn, drops uint64
+	bytes, packets    uint64
+	outBytes, inBytes uint64 // bytes that left and that entered the internal side
 }
 
 type gateway struct {
 	name         string
 	startFormats []string // formats that logged a start record on this gateway
 	traffic      [directionCount]trafficCounters
+
+	// series are the baselines per direction and, at allDirections, of the whole gateway;
+	// nil until the direction's first tick.
+	series [directionCount + 1]*baseline.Series
 }
 
 // hasStarts reports whether format logged a start record on this gateway.
@@ -75,39 +83,73 @@ func (t *gatewayTable) name(id uint32) string {
 	return ""
 }
 
-// count adds one record to its gateway's traffic counters.
-func (c *trafficCounters) count(ev *natlog.ConnEvent, isConn, isDrop bool, bytes, packets uint64) {
+// directionBytes splits a record's bytes into those that left the internal side and those that
+// entered it: orig/reply for outbound and other connections, reply/orig for inbound ones.
+func directionBytes(ev *natlog.ConnEvent, dir natlog.Direction) (out, in uint64) {
+	if ev.Counters == natlog.CountersNone {
+		return 0, 0
+	}
+	if dir == natlog.DirectionInbound {
+		return ev.ReplyBytes, ev.OrigBytes
+	}
+	return ev.OrigBytes, ev.ReplyBytes
+}
+
+// count adds one record to the counters.
+func (c *trafficCounters) count(isConn, isSYN, isDrop bool, bytes, packets, out, in uint64) {
 	c.seen = true
 	if isConn {
 		c.conns++
+	}
+	if isSYN {
+		c.syn++
 	}
 	if isDrop {
 		c.drops++
 	}
 	c.bytes += bytes
 	c.packets += packets
-	if ev.Counters != natlog.CountersNone {
-		c.origBytes += ev.OrigBytes
-		c.replyBytes += ev.ReplyBytes
+	c.outBytes += out
+	c.inBytes += in
+}
+
+// counts returns the counters as baseline sums.
+func (c *trafficCounters) counts() baseline.Counts {
+	return baseline.Counts{
+		Conns: c.conns, SYN: c.syn, Drops: c.drops,
+		Bytes: c.bytes, Packets: c.packets,
+		OutBytes: c.outBytes, InBytes: c.inBytes,
 	}
 }
 
-// point turns the counters of one tick into rates and clears them.
-func (c *trafficCounters) point(dir natlog.Direction, seconds float64) TrafficPoint {
+// point returns the counters of a tick of seconds as a point with its rates.
+func (c *trafficCounters) point(seconds float64) TrafficPoint {
 	p := TrafficPoint{
-		Direction:   dir.String(),
 		ConnsPerS:   float64(c.conns) / seconds,
 		BytesPerS:   float64(c.bytes) / seconds,
 		PacketsPerS: float64(c.packets) / seconds,
 		DropsPerS:   float64(c.drops) / seconds,
 	}
-	out, in := c.origBytes, c.replyBytes
-	if dir == natlog.DirectionInbound {
-		out, in = in, out
+	if c.inBytes > 0 {
+		p.OutInRatio = float64(c.outBytes) / float64(c.inBytes)
 	}
-	if in > 0 {
-		p.OutInRatio = float64(out) / float64(in)
-	}
-	*c = trafficCounters{seen: true}
 	return p
+}
+
+// reset clears the counters for the next tick.
+func (c *trafficCounters) reset() {
+	*c = trafficCounters{seen: c.seen}
+}
+
+// bandsOf returns the expected values and upper bounds of series for a point.
+func bandsOf(series *baseline.Series) Bands {
+	if series == nil || !series.Stat(baseline.ConnsPerS).Warm() {
+		return Bands{}
+	}
+	b := Bands{Warm: true}
+	for m, band := range [...]*Band{&b.ConnsPerS, &b.BytesPerS, &b.PacketsPerS, &b.DropsPerS} {
+		stat := series.Stat(baseline.Metric(m))
+		*band = Band{Expected: stat.Expected, Upper: stat.Upper}
+	}
+	return b
 }

@@ -18,14 +18,16 @@ import (
 	"github.com/natwatch/natwatch/internal/pipeline"
 )
 
-// stopTimeout bounds how long stopping one instance waits for its sinks to drain, so that an
-// unreachable InfluxDB cannot hold up Fluent Bit's shutdown. It stays below Fluent Bit's default
-// Grace period of 5 s.
+// stopTimeout bounds how long stopping one instance waits for its sinks to drain when the
+// instance has no Shutdown_Timeout, so that an unreachable InfluxDB cannot hold up Fluent Bit's
+// shutdown. It stays below Fluent Bit's default Grace period of 5 s.
 const stopTimeout = 4 * time.Second
 
 // runner is the part of *pipeline.Pipeline that an instance uses. Tests replace it.
 type runner interface {
+	Admit() error
 	Flush(data []byte, tag string) error
+	RecordFlush(d time.Duration)
 	Close(ctx context.Context) error
 	Stats() pipeline.Stats
 	CountPanic()
@@ -36,6 +38,8 @@ type instance struct {
 	id     string
 	logger *slog.Logger
 	pipe   runner
+
+	shutdownTimeout time.Duration // Shutdown_Timeout; stopTimeout when 0
 
 	// mu is read-locked by every flush and write-locked by stop, so stop waits for flushes in
 	// progress and no flush reaches a closed pipeline.
@@ -83,7 +87,12 @@ func startInstance(getProperty func(key string) string) (inst *instance) {
 	}
 
 	logger.LogAttrs(context.Background(), slog.LevelInfo, "started", cfg.LogAttrs()...)
-	return register(id, logger, pipe)
+	if cfg.InfluxURL != "" && cfg.SpoolDir == "" {
+		logger.Warn("no Spool_Dir: points InfluxDB has not accepted are kept in memory only and lost when Fluent Bit stops during an outage")
+	}
+	inst = register(id, logger, pipe)
+	inst.shutdownTimeout = cfg.ShutdownTimeout
+	return inst
 }
 
 // register adds a started instance to the registry.
@@ -118,9 +127,12 @@ func nextInstanceID() string {
 
 // flush processes one chunk and returns the code Fluent Bit expects.
 //
-// Every failure returns FLB_ERROR, which drops the chunk. Pipeline.Flush fails only on a malformed
-// chunk or a panic, and FLB_RETRY would hand back the identical bytes, which fail the same way
-// after the events before the fault have been counted once already.
+// When the pipeline's Admit reports back-pressure (the InfluxDB spool and memory queue are full),
+// flush returns FLB_RETRY before it reads the chunk, so Fluent Bit's re-delivery of the identical
+// chunk is counted once. Every other failure returns FLB_ERROR, which drops the chunk.
+// Pipeline.Flush fails only on a malformed chunk or a panic, and FLB_RETRY would hand back the
+// identical bytes, which fail the same way after the events before the fault have been counted
+// once already. The duration of each flush is recorded for the natwatch_plugin latency fields.
 func (inst *instance) flush(data []byte, tag string) (rc int) {
 	inst.mu.RLock()
 	defer inst.mu.RUnlock()
@@ -137,7 +149,13 @@ func (inst *instance) flush(data []byte, tag string) (rc int) {
 		return output.FLB_ERROR
 	}
 
+	start := time.Now()
+	if err := inst.pipe.Admit(); err != nil {
+		inst.logError("chunk returned to Fluent Bit for a later retry", "tag", tag, "error", err)
+		return output.FLB_RETRY
+	}
 	err := inst.pipe.Flush(data, tag)
+	inst.pipe.RecordFlush(time.Since(start))
 	if err == nil {
 		return output.FLB_OK
 	}
@@ -198,7 +216,11 @@ func (inst *instance) stop() {
 		}
 	}()
 
-	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	timeout := inst.shutdownTimeout
+	if timeout == 0 {
+		timeout = stopTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := inst.pipe.Close(ctx)
 

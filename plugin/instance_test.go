@@ -17,6 +17,7 @@ import (
 
 	"github.com/natwatch/natwatch/internal/chunk"
 	"github.com/natwatch/natwatch/internal/pipeline"
+	"github.com/natwatch/natwatch/internal/sink"
 )
 
 func TestChunkBytes(t *testing.T) {
@@ -86,9 +87,11 @@ type fakeRunner struct {
 	panicValue any
 	closePanic bool
 
-	flushes atomic.Uint64
-	closes  atomic.Uint64
-	panics  atomic.Uint64
+	flushes  atomic.Uint64
+	closes   atomic.Uint64
+	panics   atomic.Uint64
+	recorded atomic.Uint64 // RecordFlush calls
+	full     atomic.Bool   // Admit reports back-pressure
 }
 
 func (f *fakeRunner) Flush(data []byte, tag string) error {
@@ -112,6 +115,15 @@ func (f *fakeRunner) Stats() pipeline.Stats {
 }
 
 func (f *fakeRunner) CountPanic() { f.panics.Add(1) }
+
+func (f *fakeRunner) Admit() error {
+	if f.full.Load() {
+		return &sink.BackPressureError{Reason: "test"}
+	}
+	return nil
+}
+
+func (f *fakeRunner) RecordFlush(d time.Duration) { f.recorded.Add(1) }
 
 // lockedBuffer is a bytes.Buffer that loggers on several goroutines may write to.
 type lockedBuffer struct {
@@ -346,5 +358,32 @@ func TestInstanceConcurrentFlush(t *testing.T) {
 	stats := pipe.Stats()
 	if want := ok.Load() * scanPorts; stats.Records != want {
 		t.Errorf("pipeline saw %d records, want %d (%d successful flushes × %d)", stats.Records, want, ok.Load(), scanPorts)
+	}
+}
+
+func TestInstanceBackPressureRetries(t *testing.T) {
+	logs := captureLogs(t)
+	fake := &fakeRunner{}
+	fake.full.Store(true)
+	inst := startFake(t, "natwatch.test", fake)
+
+	for range 3 {
+		if rc := inst.flush([]byte{0x92}, "kern"); rc != output.FLB_RETRY {
+			t.Errorf("flush under back-pressure returned %d, want FLB_RETRY (%d)", rc, output.FLB_RETRY)
+		}
+	}
+	if got := fake.flushes.Load(); got != 0 {
+		t.Errorf("pipeline processed %d chunks under back-pressure, want 0", got)
+	}
+	if !strings.Contains(logs.String(), "chunk returned to Fluent Bit for a later retry") {
+		t.Errorf("no log line about the retried chunk:\n%s", logs.String())
+	}
+
+	fake.full.Store(false)
+	if rc := inst.flush([]byte{0x92}, "kern"); rc != output.FLB_OK {
+		t.Errorf("flush after the back-pressure ended returned %d, want FLB_OK", rc)
+	}
+	if got, recorded := fake.flushes.Load(), fake.recorded.Load(); got != 1 || recorded != 1 {
+		t.Errorf("%d chunks processed and %d durations recorded, want 1 and 1", got, recorded)
 	}
 }

@@ -126,7 +126,7 @@ func runHost(t *testing.T, args ...string) hostRun {
 
 var (
 	initOrExitLine = regexp.MustCompile(`^host (init|exit) (\d+) rc=(-?\d+)$`)
-	flushLine      = regexp.MustCompile(`^host flush step=(\d+) instance=\d+ thread=\d+ call=\d+ rc=(-?\d+)$`)
+	flushLine      = regexp.MustCompile(`^host flush step=(\d+) instance=\d+ thread=\d+ call=\d+ rc=(-?\d+) us=(\d+)$`)
 )
 
 func parseHostLines(t *testing.T, stdout string) map[string][]int {

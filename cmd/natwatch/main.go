@@ -13,6 +13,7 @@ const usage = `natwatch detects scans, floods and policy violations in NAT gatew
 Usage:
   natwatch replay [flags] FILE...|-   run the pipeline over log files (or stdin), driven by the records' own times
   natwatch rules check [DIR]          load every rule file in DIR (default: the built-in rule pack) and report all errors
+  natwatch rules test FILE...         run rule test files (expected anomalies and silences) and report each case
 
 Run "natwatch COMMAND -h" for a command's flags.
 `

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -71,6 +72,13 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	sources, err := openSources(flags.Args(), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "natwatch replay: %v\n", err)
+		return 1
+	}
+	defer closeSources(sources)
+
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	p, err := pipeline.New(cfg, pipeline.Options{Logger: logger, Stdout: stdout})
 	if err != nil {
@@ -78,7 +86,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	replayErr := replayFiles(p, flags.Args(), stdin, reference)
+	replayErr := replaySources(p, sources, reference)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -123,10 +131,27 @@ type source struct {
 	line    []byte // a copy of the current line, which ev.Raw points into
 	ev      natlog.ConnEvent
 	lineNo  int
+
+	// gateway names the events of lines that name no gateway and get none from --gateway: the
+	// file name without its extension, as a Fluent Bit tail input would tag them.
+	gateway string
+	// lastTime is the time of the latest event read, given to a following line without a time.
+	lastTime time.Time
+
+	// pending holds the events of the current line after ev, for formats such as Azure flow
+	// logs that put several connections on one line; scratch is the event LineAll fills.
+	pending []natlog.ConnEvent
+	next    int
+	scratch natlog.ConnEvent
 }
 
 // advance reads lines until one normalises into s.ev. It returns false at the end of the input.
 func (s *source) advance(p *pipeline.Pipeline, reference time.Time) bool {
+	if s.next < len(s.pending) {
+		s.ev = s.pending[s.next]
+		s.next++
+		return true
+	}
 	for s.scanner.Scan() {
 		s.lineNo++
 		raw := s.scanner.Bytes()
@@ -134,9 +159,20 @@ func (s *source) advance(p *pipeline.Pipeline, reference time.Time) bool {
 			continue
 		}
 		s.line = append(s.line[:0], raw...)
-		if err := p.NormalizeLine(s.line, reference, &s.ev); err != nil {
+		s.pending, s.next = s.pending[:0], 0
+		err := p.ReplayLine(s.line, reference, s.lastTime, &s.scratch, func(ev *natlog.ConnEvent) *natlog.ConnEvent {
+			if ev.Gateway == "" {
+				ev.Gateway = s.gateway
+			}
+			s.pending = append(s.pending, *ev)
+			return ev
+		})
+		if err != nil || len(s.pending) == 0 {
 			continue
 		}
+		s.ev = s.pending[0]
+		s.next = 1
+		s.lastTime = s.pending[len(s.pending)-1].Time
 		return true
 	}
 	return false
@@ -162,34 +198,49 @@ func (h *sourceHeap) Pop() any {
 	return last
 }
 
-func replayFiles(p *pipeline.Pipeline, names []string, stdin io.Reader, reference time.Time) error {
+// openSources opens every input before the pipeline starts, so that a missing file fails the
+// replay before anything is read.
+func openSources(names []string, stdin io.Reader) ([]*source, error) {
 	var sources []*source
-	defer func() {
-		for _, s := range sources {
-			if s.closer != nil {
-				s.closer.Close()
-			}
-		}
-	}()
-
+	stdinUsed := false
 	for _, name := range names {
 		s := &source{name: name, order: len(sources)}
 		var r io.Reader
 		if name == "-" {
+			if stdinUsed {
+				closeSources(sources)
+				return nil, errors.New("stdin (-) is named more than once")
+			}
+			stdinUsed = true
+			s.gateway = "stdin"
 			r = stdin
 		} else {
 			f, err := os.Open(name)
 			if err != nil {
-				return err
+				closeSources(sources)
+				return nil, err
 			}
 			s.closer = f
+			s.gateway = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 			r = f
 		}
 		s.scanner = bufio.NewScanner(r)
 		s.scanner.Buffer(make([]byte, 64*1024), maxLineBytes)
 		sources = append(sources, s)
 	}
+	return sources, nil
+}
 
+func closeSources(sources []*source) {
+	for _, s := range sources {
+		if s.closer != nil {
+			s.closer.Close()
+		}
+	}
+}
+
+// replaySources merges the sources by event time into the pipeline.
+func replaySources(p *pipeline.Pipeline, sources []*source, reference time.Time) error {
 	var pending sourceHeap
 	for _, s := range sources {
 		if s.advance(p, reference) {
@@ -220,15 +271,28 @@ func replayFiles(p *pipeline.Pipeline, names []string, stdin io.Reader, referenc
 func writeSummary(w io.Writer, stats pipeline.Stats) {
 	fmt.Fprintf(w, "natwatch replay: %d records read, %d parsed, %d skipped", stats.Records, stats.Parsed, stats.Skipped)
 
-	reasons := make([]string, 0, len(stats.Normalizer.Skipped))
+	reasons := make([]string, 0, len(stats.Normalizer.Skipped)+1)
 	for reason, n := range stats.Normalizer.Skipped {
 		if n > 0 {
 			reasons = append(reasons, fmt.Sprintf("%s: %d", reason, n))
 		}
 	}
+	if stats.Untimed > 0 {
+		reasons = append(reasons, fmt.Sprintf("no_timestamp: %d", stats.Untimed))
+	}
 	slices.Sort(reasons)
 	if len(reasons) > 0 {
 		fmt.Fprintf(w, " (%s)", strings.Join(reasons, ", "))
 	}
-	fmt.Fprintf(w, "; %d anomalies\n", stats.Detector.AnomaliesFired)
+	fmt.Fprintf(w, "; %d anomalies fired, %d resolved\n", stats.Detector.AnomaliesFired, stats.Detector.AnomaliesResolved)
+
+	if stats.Untimed > 0 {
+		fmt.Fprintln(w, "natwatch replay: lines without a timestamp before the first timed line of their file were skipped; "+
+			"replay places records by their own time (for conntrack, use -o timestamp)")
+	}
+	if stats.Detector.LateDropped > 0 {
+		fmt.Fprintf(w, "natwatch replay: %d records were more than the longest rule window older than the newest record "+
+			"and were left out of the windows; check that the files cover the same period and that --time-zone and --now are right\n",
+			stats.Detector.LateDropped)
+	}
 }

@@ -1,9 +1,12 @@
 package meter
 
 import (
+	"cmp"
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"net/netip"
+	"slices"
 )
 
 // hashKey is a value a distinct table can count.
@@ -34,16 +37,14 @@ type distinctEntry[V hashKey] struct {
 }
 
 // distinct counts the distinct values seen within a sliding window: an open-addressing table of
-// value → last second seen, exact up to limit live values. Past the limit new values are not
-// stored and the count reads as the limit until the window has passed.
-//
-// NOTE: a count at the limit means "at least limit". A HyperLogLog sketch would estimate beyond
-// it in fixed memory.
+// value → last second seen, exact up to limit live values. A table that would pass the limit is
+// replaced by a sliding HyperLogLog sketch of fixed size (about 21 KB), whose estimate has a
+// standard error of about 4.6 %; the key keeps the sketch until it is evicted or expires.
 type distinct[V hashKey] struct {
-	slots     []distinctEntry[V] // length is a power of two, or zero before the first value
-	shift     uint8              // 64 - log2(len(slots))
-	used      int                // occupied slots, stale ones included
-	saturated uint32             // last second a value was not stored for lack of room; 0 if never
+	slots  []distinctEntry[V] // length is a power of two, or zero before the first value
+	shift  uint8              // 64 - log2(len(slots))
+	used   int                // occupied slots, stale ones included
+	sketch *sketch            // set once the live values passed the limit; slots is nil then
 }
 
 const minDistinctSlots = 4
@@ -51,6 +52,10 @@ const minDistinctSlots = 4
 // observe records value at second now. Entries older than retention seconds are dropped when the
 // table is rebuilt.
 func (d *distinct[V]) observe(value V, now, retention uint32, limit int) {
+	if d.sketch != nil {
+		d.sketch.add(value.hash(), now, retention)
+		return
+	}
 	if d.slots == nil {
 		d.resize(minDistinctSlots, now, retention)
 	}
@@ -70,20 +75,19 @@ func (d *distinct[V]) observe(value V, now, retention uint32, limit int) {
 			i = (i + 1) & mask
 		}
 
-		// Keep the load factor at or below 3/4.
-		if (d.used+1)*4 <= len(d.slots)*3 {
+		// Keep the load factor at or below 3/4 and the entries, stale ones included, below limit.
+		if d.used < limit && (d.used+1)*4 <= len(d.slots)*3 {
 			d.slots[i] = distinctEntry[V]{value: value, last: now}
 			d.used++
 			return
 		}
 
-		// A full table is checked for stale entries at most once per second.
-		if d.saturated == now {
-			return
-		}
+		// Count the live entries: at the limit the table becomes a sketch, and below it the table
+		// is rebuilt without its stale entries.
 		live := d.live(now, retention)
 		if live >= limit {
-			d.saturated = now
+			d.toSketch(now, retention)
+			d.sketch.add(value.hash(), now, retention)
 			return
 		}
 		size := minDistinctSlots
@@ -125,11 +129,30 @@ func (d *distinct[V]) resize(size int, now, retention uint32) {
 	}
 }
 
-// count returns the number of distinct values seen at or after second from, capped at limit. It
-// returns limit as well when a value was turned away for lack of room since then.
-func (d *distinct[V]) count(from uint32, limit int) int {
-	if d.saturated != 0 && d.saturated >= from {
-		return limit
+// toSketch moves the entries seen within retention into a new sketch, oldest first as the
+// sketch requires, and releases the table.
+func (d *distinct[V]) toSketch(now, retention uint32) {
+	live := make([]distinctEntry[V], 0, d.used)
+	for _, e := range d.slots {
+		if e.last != 0 && e.last+retention > now {
+			live = append(live, e)
+		}
+	}
+	slices.SortFunc(live, func(a, b distinctEntry[V]) int { return cmp.Compare(a.last, b.last) })
+
+	d.sketch = &sketch{}
+	for _, e := range live {
+		d.sketch.add(e.value.hash(), e.last, retention)
+	}
+	d.slots = nil
+	d.used = 0
+}
+
+// count returns the number of distinct values seen at or after second from: exact from the
+// table, estimated from the sketch.
+func (d *distinct[V]) count(from uint32) int {
+	if d.sketch != nil {
+		return int(math.Round(d.sketch.estimate(from)))
 	}
 	n := 0
 	for _, e := range d.slots {
@@ -137,7 +160,7 @@ func (d *distinct[V]) count(from uint32, limit int) int {
 			n++
 		}
 	}
-	return min(n, limit)
+	return n
 }
 
 // reset empties the table, releasing large tables so that a reused slot does not keep a
@@ -149,5 +172,5 @@ func (d *distinct[V]) reset() {
 		clear(d.slots)
 	}
 	d.used = 0
-	d.saturated = 0
+	d.sketch = nil
 }

@@ -22,7 +22,7 @@ type Config struct {
 	DstPorts      bool   // count distinct destination ports per key
 	DstHosts      bool   // count distinct destination addresses per key
 	SrcHosts      bool   // count distinct source addresses per key
-	DistinctLimit int    // distinct counts are exact up to this many values per key
+	DistinctLimit int    // distinct counts are exact up to this many values per key, estimated beyond
 }
 
 func (c Config) withDefaults() Config {
@@ -45,6 +45,7 @@ type Sample struct {
 
 	Conns, SYN, Drops uint32
 	Bytes, Packets    uint64
+	OutBytes          uint64 // the part of Bytes that left the internal side
 
 	DstPort    uint16
 	HasDstPort bool
@@ -54,6 +55,7 @@ type Sample struct {
 // Totals are a key's sums over a window.
 type Totals struct {
 	Conns, Bytes, Packets, SYN, Drops uint64
+	OutBytes                          uint64 // the part of Bytes that left the internal side
 	DstPorts, DstHosts, SrcHosts      int
 }
 
@@ -61,6 +63,7 @@ type bucket struct {
 	second            uint32
 	conns, syn, drops uint32
 	bytes, packets    uint64
+	outBytes          uint64
 }
 
 type slot[K comparable] struct {
@@ -151,6 +154,7 @@ func (sl *slot[K]) addBucket(s *Sample, retention uint32) {
 		b.drops = addSaturating(b.drops, s.Drops)
 		b.bytes += s.Bytes
 		b.packets += s.Packets
+		b.outBytes += s.OutBytes
 		return
 	}
 
@@ -166,12 +170,13 @@ func (sl *slot[K]) addBucket(s *Sample, retention uint32) {
 		sl.start = 0
 	}
 	sl.buckets = append(sl.buckets, bucket{
-		second:  s.Second,
-		conns:   s.Conns,
-		syn:     s.SYN,
-		drops:   s.Drops,
-		bytes:   s.Bytes,
-		packets: s.Packets,
+		second:   s.Second,
+		conns:    s.Conns,
+		syn:      s.SYN,
+		drops:    s.Drops,
+		bytes:    s.Bytes,
+		packets:  s.Packets,
+		outBytes: s.OutBytes,
 	})
 }
 
@@ -205,15 +210,16 @@ func (m *Meter[K]) Window(idx int32, now, window uint32) Totals {
 		t.Drops += uint64(b.drops)
 		t.Bytes += b.bytes
 		t.Packets += b.packets
+		t.OutBytes += b.outBytes
 	}
 	if m.cfg.DstPorts {
-		t.DstPorts = sl.dstPorts.count(from, m.cfg.DistinctLimit)
+		t.DstPorts = sl.dstPorts.count(from)
 	}
 	if m.cfg.DstHosts {
-		t.DstHosts = sl.dstHosts.count(from, m.cfg.DistinctLimit)
+		t.DstHosts = sl.dstHosts.count(from)
 	}
 	if m.cfg.SrcHosts {
-		t.SrcHosts = sl.srcHosts.count(from, m.cfg.DistinctLimit)
+		t.SrcHosts = sl.srcHosts.count(from)
 	}
 	return t
 }

@@ -201,7 +201,7 @@ func comparisonValue(tree ast.Node) (string, float64, bool) {
 
 // checkCalls checks the constant arguments of in_list, in_cidr and ip, so that an unknown list
 // or a malformed address is a load error rather than a failure on every record.
-func checkCalls(tree ast.Node, source string, lists map[string]*PrefixSet) []string {
+func checkCalls(tree ast.Node, source string, lists map[string]ListType) []string {
 	finder := &callFinder{}
 	ast.Walk(&tree, finder)
 

@@ -38,6 +38,13 @@ const (
 	GroupSrcIP   GroupBy = "src_ip"
 	GroupDstIP   GroupBy = "dst_ip"
 	GroupGateway GroupBy = "gateway"
+
+	// GroupGatewayDirection keeps a gateway's traffic apart per direction (outbound, inbound,
+	// internal, external, unknown).
+	GroupGatewayDirection GroupBy = "gateway_direction"
+	// GroupHost keys traffic by its internal host: the source of outbound and internal
+	// connections and the destination of inbound ones.
+	GroupHost GroupBy = "host"
 )
 
 // Limits and defaults of rule fields.
@@ -52,6 +59,7 @@ var (
 	levels     = []string{"basic", "behavior", "intelligent"}
 	severities = []string{"info", "low", "medium", "high", "critical"}
 	ruleName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+	labelName  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 )
 
 // Rule is a validated, compiled rule.
@@ -68,8 +76,18 @@ type Rule struct {
 	Value       string  // expression for the observed value; derived from When or empty
 	Threshold   float64 // from the threshold key or derived from When
 	Except      []string
+	Actions     []string // response actions, each one of ActionNames, in the order written
 	Summary     string
 	SummaryZH   string
+
+	// For and ForEvals delay firing until the condition has held for this long, or for this many
+	// consecutive evaluations; at most one of them is set, and only on window rules.
+	For      time.Duration
+	ForEvals int
+	// Resolve sends a resolved anomaly when a window rule's condition stops holding.
+	Resolve bool
+	// Labels are static labels carried on every anomaly of the rule; nil when the rule has none.
+	Labels *LabelSet
 
 	// Pins holds the values the condition fixes; only record rules have them.
 	Pins Pins
@@ -77,14 +95,16 @@ type Rule struct {
 	File         string
 	Line, Column int
 
-	cond        *vm.Program
-	value       *vm.Program
-	summary     *template.Template
-	summaryZH   *template.Template
-	except      *PrefixSet
-	direct      *directWindow
-	idents      []string
-	fingerprint string
+	cond      *vm.Program
+	value     *vm.Program
+	summary   *template.Template
+	summaryZH *template.Template
+	except    *PrefixSet
+	// globalExcept names the top-level except lists, part of the fingerprint.
+	globalExcept []string
+	direct       *directWindow
+	idents       []string
+	fingerprint  string
 }
 
 // Match evaluates the condition. env must be a RecordEnv or WindowEnv value (not a pointer),
@@ -126,8 +146,9 @@ func (r *Rule) Reads(name string) bool {
 }
 
 // Fingerprint identifies what decides when the rule fires: kind, group key, window, condition,
-// cooldown and except lists. A reload keeps alert state for rules whose name and fingerprint are
-// unchanged, so editing a summary or severity does not re-send alerts.
+// cooldown, except lists, global except lists, for, resolve and actions. A reload keeps alert
+// state for rules whose name and fingerprint are unchanged, so editing a summary, labels or
+// severity does not re-send alerts.
 func (r *Rule) Fingerprint() string {
 	return r.fingerprint
 }
@@ -148,9 +169,16 @@ func (r *Rule) RenderSummary(data map[string]any, chinese bool) (string, error) 
 
 // Set is a compiled collection of rules and lists from one or more files.
 type Set struct {
-	rules  []*Rule
-	byName map[string]*Rule
-	lists  map[string]*PrefixSet
+	rules     []*Rule
+	byName    map[string]*Rule
+	lists     map[string]*PrefixSet
+	ports     map[string]*PortSet
+	countries map[string]*CountrySet
+	listTypes map[string]ListType
+
+	globalExcept      *PrefixSet
+	globalExceptNames []string
+	options           Options
 }
 
 // Rules returns the rules in file and position order. The slice must not be modified.
@@ -182,8 +210,49 @@ func (s *Set) List(name string) *PrefixSet {
 	return s.lists[name]
 }
 
-// LoadDir loads every *.yaml and *.yml file in dir, in name order.
+// ListType returns the type of the list called name, or "" when there is none.
+func (s *Set) ListType(name string) ListType {
+	if s == nil {
+		return ""
+	}
+	return s.listTypes[name]
+}
+
+// GlobalExcept returns the union of the lists named by the files' top-level except keys. Every
+// rule skips these addresses, and so do the behavior detectors.
+func (s *Set) GlobalExcept() *PrefixSet {
+	if s == nil {
+		return nil
+	}
+	return s.globalExcept
+}
+
+// Options returns the options the set was compiled with.
+func (s *Set) Options() Options {
+	if s == nil {
+		return Options{}
+	}
+	return s.options
+}
+
+// Reads reports whether any rule's condition or value reads the variable or calls the function
+// name.
+func (s *Set) Reads(name string) bool {
+	for _, r := range s.Rules() {
+		if r.Reads(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadDir loads every *.yaml and *.yml file in dir, in name order, with no Options.
 func LoadDir(dir string) (*Set, error) {
+	return Options{}.LoadDir(dir)
+}
+
+// LoadDir loads every *.yaml and *.yml file in dir, in name order.
+func (o Options) LoadDir(dir string) (*Set, error) {
 	var paths []string
 	for _, pattern := range []string{"*.yaml", "*.yml"} {
 		matches, err := filepath.Glob(filepath.Join(dir, pattern))
@@ -196,12 +265,17 @@ func LoadDir(dir string) (*Set, error) {
 		return nil, fmt.Errorf("rules directory: %w", err)
 	}
 	slices.Sort(paths)
-	return LoadFiles(paths...)
+	return o.LoadFiles(paths...)
+}
+
+// LoadFiles parses and compiles rule files with no Options.
+func LoadFiles(paths ...string) (*Set, error) {
+	return Options{}.LoadFiles(paths...)
 }
 
 // LoadFiles parses and compiles rule files. The error, when not nil, is Errors with every
 // problem of every file, or the error of a file that could not be read.
-func LoadFiles(paths ...string) (*Set, error) {
+func (o Options) LoadFiles(paths ...string) (*Set, error) {
 	var files []*File
 	var errs Errors
 	for _, path := range paths {
@@ -214,7 +288,7 @@ func LoadFiles(paths ...string) (*Set, error) {
 		errs = append(errs, parseErrs...)
 	}
 
-	set, err := Compile(files...)
+	set, err := o.Compile(files...)
 	if compileErrs, ok := err.(Errors); ok {
 		errs = append(errs, compileErrs...)
 	}
@@ -225,15 +299,32 @@ func LoadFiles(paths ...string) (*Set, error) {
 	return set, nil
 }
 
+// Compile compiles parsed files with no Options.
+func Compile(files ...*File) (*Set, error) {
+	return Options{}.Compile(files...)
+}
+
 // Compile validates parsed files and compiles their lists and rules into one Set. List and rule
 // names are shared by all files, so a name defined twice is an error. It returns Errors with
 // every problem found.
-func Compile(files ...*File) (*Set, error) {
-	c := &compiler{set: &Set{byName: map[string]*Rule{}, lists: map[string]*PrefixSet{}}}
+func (o Options) Compile(files ...*File) (*Set, error) {
+	c := &compiler{set: &Set{
+		byName:    map[string]*Rule{},
+		lists:     map[string]*PrefixSet{},
+		ports:     map[string]*PortSet{},
+		countries: map[string]*CountrySet{},
+		listTypes: map[string]ListType{},
+		options:   o,
+	}}
 
 	for _, f := range files {
 		c.compileLists(f)
 	}
+	c.checkOverrides()
+	for _, f := range files {
+		c.compileGlobalExcept(f)
+	}
+	c.set.globalExcept = Union(c.globalSets...)
 	for _, f := range files {
 		for i := range f.Rules {
 			c.compileRule(f.Name, &f.Rules[i])
@@ -248,10 +339,11 @@ func Compile(files ...*File) (*Set, error) {
 }
 
 type compiler struct {
-	set       *Set
-	errs      Errors
-	listFirst map[string]string // list name → "file:line:col" of its definition
-	ruleFirst map[string]string
+	set        *Set
+	errs       Errors
+	listFirst  map[string]string // list name → "file:line:col" of its definition
+	ruleFirst  map[string]string
+	globalSets []*PrefixSet
 }
 
 func (c *compiler) compileLists(f *File) {
@@ -267,22 +359,80 @@ func (c *compiler) compileLists(f *File) {
 		}
 		c.listFirst[list.Name] = position(f.Name, list.Key)
 
-		var prefixes []netip.Prefix
-		for _, item := range list.Items {
-			p, err := ParsePrefix(item.Value)
-			if err != nil {
-				errs.add(item, subject, "invalid address or CIDR %q: %v", item.Value, err)
-				continue
-			}
-			prefixes = append(prefixes, p)
+		listType := ListCIDRs
+		if list.Type.Set() {
+			listType = ListType(list.Type.Text)
 		}
-		c.set.lists[list.Name] = NewPrefixSet(prefixes)
+		items := listItems(list)
+		if override, found := c.set.options.Lists[list.Name]; found {
+			items = overrideItems(override, list.Key)
+		}
+		switch listType {
+		case ListCIDRs:
+			c.set.lists[list.Name] = compileCIDRs(items, subject, errs)
+		case ListPorts:
+			c.set.ports[list.Name] = compilePorts(items, subject, errs)
+		case ListCountries:
+			c.set.countries[list.Name] = compileCountries(items, subject, errs)
+		default:
+			errs.add(list.Type.Node, subject, "invalid type %q (expected cidrs, ports or countries)", list.Type.Text)
+			continue
+		}
+		c.set.listTypes[list.Name] = listType
 	}
 	c.errs = append(c.errs, errs.errors...)
 }
 
 func position(file string, node *yaml.Node) string {
 	return fmt.Sprintf("%s:%d:%d", file, node.Line, node.Column)
+}
+
+// checkOverrides reports list overrides that name no list.
+func (c *compiler) checkOverrides() {
+	var names []string
+	for name := range c.set.options.Lists {
+		if _, defined := c.set.listTypes[name]; !defined {
+			if _, failed := c.listFirst[name]; !failed {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		c.errs = append(c.errs, &Error{File: "(options)", Subject: listSubject(name), Message: "override of a list that no rule file defines"})
+	}
+}
+
+// compileGlobalExcept resolves a file's top-level except names to cidrs lists.
+func (c *compiler) compileGlobalExcept(f *File) {
+	errs := &errorList{file: f.Name}
+	for _, name := range f.Except {
+		set, ok := c.cidrList(name, errs, "")
+		if !ok {
+			continue
+		}
+		if !slices.Contains(c.set.globalExceptNames, name.Text) {
+			c.set.globalExceptNames = append(c.set.globalExceptNames, name.Text)
+		}
+		c.globalSets = append(c.globalSets, set)
+	}
+	c.errs = append(c.errs, errs.errors...)
+}
+
+// cidrList looks up a list named in an except key, which must be a cidrs list.
+func (c *compiler) cidrList(name Field, errs *errorList, subject string) (*PrefixSet, bool) {
+	listType, known := c.set.listTypes[name.Text]
+	switch {
+	case !known:
+		if _, defined := c.listFirst[name.Text]; !defined {
+			errs.add(name.Node, subject, "except: unknown list %q", name.Text)
+		}
+		return nil, false
+	case listType != ListCIDRs:
+		errs.add(name.Node, subject, "except: list %q holds %s, but except needs a cidrs list", name.Text, listType)
+		return nil, false
+	}
+	return c.set.lists[name.Text], true
 }
 
 // ruleCheck validates one aspect of a rule and fills the matching part of out.
@@ -299,7 +449,11 @@ var ruleChecks = []ruleCheck{
 	checkGroupBy,
 	checkWindow,
 	checkCooldown,
+	checkFor,
+	checkResolve,
+	checkLabels,
 	checkExcept,
+	checkActions,
 	checkWhen,
 	checkValue,
 	checkSummaries,
@@ -402,10 +556,10 @@ func checkGroupBy(_ *compiler, in *RuleNode, out *Rule, report reporter) {
 		return
 	}
 	switch GroupBy(in.GroupBy.Text) {
-	case GroupSrcIP, GroupDstIP, GroupGateway:
+	case GroupSrcIP, GroupDstIP, GroupGateway, GroupGatewayDirection, GroupHost:
 		out.GroupBy = GroupBy(in.GroupBy.Text)
 	default:
-		report(in.GroupBy.Node, "invalid group_by %q (expected src_ip, dst_ip or gateway)", in.GroupBy.Text)
+		report(in.GroupBy.Node, "invalid group_by %q (expected src_ip, dst_ip, host, gateway or gateway_direction)", in.GroupBy.Text)
 	}
 }
 
@@ -460,25 +614,44 @@ func parseDuration(f Field, key string, report reporter) (time.Duration, bool) {
 	return d, true
 }
 
+// ActionNames are the response actions a rule may list under `actions`.
+var ActionNames = []string{"webhook", "blocklist"}
+
+func checkActions(c *compiler, in *RuleNode, out *Rule, report reporter) {
+	for _, action := range in.Actions {
+		if !slices.Contains(ActionNames, action.Text) {
+			report(action.Node, "unknown action %q (expected %s)", action.Text, strings.Join(ActionNames, " or "))
+			continue
+		}
+		if slices.Contains(out.Actions, action.Text) {
+			report(action.Node, "action %q listed twice", action.Text)
+			continue
+		}
+		out.Actions = append(out.Actions, action.Text)
+	}
+}
+
 func checkExcept(c *compiler, in *RuleNode, out *Rule, report reporter) {
-	if len(in.Except) > 0 && out.Kind == KindWindow && out.GroupBy == GroupGateway {
-		report(in.ExceptNode, "except needs an address key, but group_by is gateway")
+	if len(in.Except) > 0 && out.Kind == KindWindow && (out.GroupBy == GroupGateway || out.GroupBy == GroupGatewayDirection) {
+		report(in.ExceptNode, "except needs an address key, but group_by is %s", out.GroupBy)
 		return
 	}
 
-	var sets []*PrefixSet
+	sets := []*PrefixSet{c.set.globalExcept}
 	for _, name := range in.Except {
-		set, known := c.set.lists[name.Text]
-		if !known {
-			if _, defined := c.listFirst[name.Text]; !defined {
-				report(name.Node, "except: unknown list %q", name.Text)
-			}
+		errs := &errorList{}
+		set, ok := c.cidrList(name, errs, "")
+		for _, e := range errs.errors {
+			report(name.Node, "%s", e.Message)
+		}
+		if !ok {
 			continue
 		}
 		out.Except = append(out.Except, name.Text)
 		sets = append(sets, set)
 	}
 	out.except = Union(sets...)
+	out.globalExcept = c.set.globalExceptNames
 }
 
 func checkWhen(c *compiler, in *RuleNode, out *Rule, report reporter) {
@@ -490,6 +663,10 @@ func checkWhen(c *compiler, in *RuleNode, out *Rule, report reporter) {
 		return // the environment depends on the kind
 	}
 	out.When = in.When.Text
+	if problem := checkSize(in.When.Text); problem != "" {
+		report(in.When.Node, "when: %s", problem)
+		return
+	}
 
 	program, err := expr.Compile(in.When.Text, c.exprOptions(out.Kind, expr.AsBool())...)
 	if err != nil {
@@ -502,7 +679,8 @@ func checkWhen(c *compiler, in *RuleNode, out *Rule, report reporter) {
 		return
 	}
 
-	problems := checkCalls(tree.Node, in.When.Text, c.set.lists)
+	problems := checkCalls(tree.Node, in.When.Text, c.set.listTypes)
+	problems = append(problems, checkListTypes(program.Node(), in.When.Text, c.set.listTypes)...)
 	if out.Kind == KindRecord {
 		var pinProblems []string
 		out.Pins, pinProblems = analyzeRecordPins(tree.Node, in.When.Text)
@@ -516,7 +694,7 @@ func checkWhen(c *compiler, in *RuleNode, out *Rule, report reporter) {
 	}
 
 	out.cond = program
-	out.idents = identifiers(tree.Node)
+	out.idents = identifiers(program.Node())
 	if out.Kind == KindWindow {
 		out.direct = analyzeDirectWindow(tree.Node)
 	}
@@ -541,6 +719,10 @@ func checkValue(c *compiler, in *RuleNode, out *Rule, report reporter) {
 	if out.Value == "" || out.Kind == "" {
 		return
 	}
+	if problem := checkSize(out.Value); problem != "" && in.Value.Set() {
+		report(in.Value.Node, "value: %s", problem)
+		return
+	}
 
 	program, err := expr.Compile(out.Value, c.exprOptions(out.Kind, expr.AsFloat64())...)
 	if err != nil {
@@ -552,6 +734,9 @@ func checkValue(c *compiler, in *RuleNode, out *Rule, report reporter) {
 		return
 	}
 	out.value = program
+	if in.Value.Set() {
+		out.idents = mergeNames(out.idents, identifiers(program.Node()))
+	}
 	if out.direct != nil {
 		out.direct.value = windowFields[strings.TrimSpace(out.Value)]
 	}
@@ -593,41 +778,12 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-func (c *compiler) exprOptions(kind Kind, result expr.Option) []expr.Option {
-	var env any = RecordEnv{}
-	if kind == KindWindow {
-		env = WindowEnv{}
-	}
-	lists := c.set.lists
-	return []expr.Option{
-		expr.Env(env),
-		result,
-		expr.Function("in_list", func(params ...any) (any, error) {
-			return lists[params[1].(string)].Contains(params[0].(netip.Addr)), nil
-		}, new(func(netip.Addr, string) bool)),
-		expr.Function("in_cidr", func(params ...any) (any, error) {
-			prefix, err := ParsePrefix(params[1].(string))
-			if err != nil {
-				return false, fmt.Errorf("in_cidr: invalid CIDR %q", params[1])
-			}
-			addr := params[0].(netip.Addr).Unmap()
-			return prefix.Contains(addr), nil
-		}, new(func(netip.Addr, string) bool)),
-		expr.Function("ip", func(params ...any) (any, error) {
-			addr, err := netip.ParseAddr(params[0].(string))
-			if err != nil {
-				return nil, fmt.Errorf("ip: invalid address %q", params[0])
-			}
-			return addr.Unmap(), nil
-		}, new(func(string) netip.Addr)),
-	}
-}
-
 func fingerprint(r *Rule) string {
 	h := sha256.New()
 	for _, part := range []string{
 		string(r.Kind), string(r.GroupBy), r.Window.String(), r.When, r.Cooldown.String(),
-		strings.Join(r.Except, ","),
+		strings.Join(r.Except, ","), strings.Join(r.globalExcept, ","), strings.Join(r.Actions, ","),
+		r.For.String(), strconv.Itoa(r.ForEvals), strconv.FormatBool(r.Resolve),
 	} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})

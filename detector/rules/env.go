@@ -40,8 +40,12 @@ type RecordEnv struct {
 	TTL      int     `expr:"ttl"`
 	ICMPType int     `expr:"icmp_type"`
 	ICMPCode int     `expr:"icmp_code"`
-	Hour     int     `expr:"hour"`    // 0–23 in UTC
-	Weekday  int     `expr:"weekday"` // 0 = Sunday, in UTC
+	Hour     int     `expr:"hour"`    // 0–23, in the engine's time zone (UTC unless its Extension sets one)
+	Weekday  int     `expr:"weekday"` // 0 = Sunday, in the engine's time zone
+	WorkTime bool    `expr:"work_time"`
+
+	// Estimated is true when the record stands for several sampled records.
+	Estimated bool `expr:"estimated"`
 }
 
 // Fill copies ev into the environment. It allocates nothing: the strings are ev's own or the
@@ -77,6 +81,7 @@ func (env *RecordEnv) Fill(ev *natlog.ConnEvent) {
 		ICMPCode:     int(ev.ICMPCode),
 		Hour:         utc.Hour(),
 		Weekday:      int(utc.Weekday()),
+		Estimated:    false,
 	}
 }
 
@@ -105,13 +110,45 @@ type WindowEnv struct {
 	DropsPerS   float64 `expr:"drops_per_s"`
 	SYNRatio    float64 `expr:"syn_ratio"` // syn / conns, 0 without connections
 
-	Hour    int `expr:"hour"`    // 0–23 in UTC, at the evaluation time
-	Weekday int `expr:"weekday"` // 0 = Sunday, in UTC
+	Hour     int  `expr:"hour"`    // 0–23 at the evaluation time, in the engine's time zone (UTC unless its Extension sets one)
+	Weekday  int  `expr:"weekday"` // 0 = Sunday, in the engine's time zone
+	WorkTime bool `expr:"work_time"`
+
+	// Estimated is true when sampling was active in the window, so counts are scaled estimates.
+	Estimated bool `expr:"estimated"`
+
+	BehaviorEnv
+	BaselineEnv
+}
+
+// BehaviorEnv holds the window variables of the behavior detectors (package detector/behavior).
+// They are zero unless the engine has an Extension that fills them.
+type BehaviorEnv struct {
+	// BeaconScore is the highest beacon score, 0 to 1, of the key's pairs with external peers.
+	BeaconScore    float64    `expr:"beacon_score"`
+	BeaconConns    int        `expr:"beacon_conns"`    // connections of the highest-scoring pair
+	BeaconInterval float64    `expr:"beacon_interval"` // its median seconds between connections
+	BeaconPeer     netip.Addr `expr:"beacon_peer"`     // its external address
+
+	LoopHits     int `expr:"loop_hits"`     // packets seen again with a lower TTL, last 60 s
+	TupleRepeats int `expr:"tuple_repeats"` // records repeating an identical tuple within 1 s, last 60 s
+
+	FailedShare float64 `expr:"failed_share"` // share of the key's connections that never completed
+	FailedConns int     `expr:"failed_conns"`
+
+	DstHostsOnPort int `expr:"dst_hosts_on_port"` // most destination hosts reached on one port in the window
+	ScanPort       int `expr:"scan_port"`         // that port
+	DstPorts30m    int `expr:"dst_ports_30m"`     // distinct destination ports over the last 30 minutes
+
+	ThreatConns int        `expr:"threat_conns"` // records from or to a threat-intel address, last 60 s
+	ThreatPeer  netip.Addr `expr:"threat_peer"`  // the latest such address
+	ThreatFeed  string     `expr:"threat_feed"`  // the feed that lists it
 }
 
 // WindowCounts are the sums a meter returns for one key and window.
 type WindowCounts struct {
 	Conns, Bytes, Packets, SYN, Drops uint64
+	OutBytes                          uint64 // the part of Bytes that left the internal side
 	DstPorts, DstHosts, SrcHosts      int
 }
 
@@ -145,4 +182,8 @@ func (env *WindowEnv) Fill(c WindowCounts, window time.Duration, now time.Time) 
 	}
 	env.Hour = utc.Hour()
 	env.Weekday = int(utc.Weekday())
+	env.WorkTime = false
+	env.Estimated = false
+	env.BehaviorEnv = BehaviorEnv{}
+	env.fillTraffic(c, divisor)
 }

@@ -23,6 +23,23 @@ var windowFields = map[string]func(*WindowEnv) float64{
 	"syn_ratio":      func(e *WindowEnv) float64 { return e.SYNRatio },
 	"hour":           func(e *WindowEnv) float64 { return float64(e.Hour) },
 	"weekday":        func(e *WindowEnv) float64 { return float64(e.Weekday) },
+
+	"beacon_score":      func(e *WindowEnv) float64 { return e.BeaconScore },
+	"beacon_conns":      func(e *WindowEnv) float64 { return float64(e.BeaconConns) },
+	"beacon_interval":   func(e *WindowEnv) float64 { return e.BeaconInterval },
+	"loop_hits":         func(e *WindowEnv) float64 { return float64(e.LoopHits) },
+	"tuple_repeats":     func(e *WindowEnv) float64 { return float64(e.TupleRepeats) },
+	"failed_share":      func(e *WindowEnv) float64 { return e.FailedShare },
+	"failed_conns":      func(e *WindowEnv) float64 { return float64(e.FailedConns) },
+	"dst_hosts_on_port": func(e *WindowEnv) float64 { return float64(e.DstHostsOnPort) },
+	"scan_port":         func(e *WindowEnv) float64 { return float64(e.ScanPort) },
+	"dst_ports_30m":     func(e *WindowEnv) float64 { return float64(e.DstPorts30m) },
+	"threat_conns":      func(e *WindowEnv) float64 { return float64(e.ThreatConns) },
+
+	"out_bytes_per_s": func(e *WindowEnv) float64 { return e.OutBytesPerS },
+	"in_bytes_per_s":  func(e *WindowEnv) float64 { return e.InBytesPerS },
+	"out_in_ratio":    func(e *WindowEnv) float64 { return e.OutInRatio },
+	"profile_score":   func(e *WindowEnv) float64 { return e.ProfileScore },
 }
 
 // comparison is `variable op constant` on a WindowEnv.
@@ -55,33 +72,50 @@ func (c comparison) holds(env *WindowEnv) bool {
 type directWindow struct {
 	terms []comparison
 	value func(*WindowEnv) float64 // nil unless the value expression is a single variable
+
+	// partial is true when the condition has other `&&` terms as well. Then terms only
+	// prefilter: one that fails decides the condition is false without expr, and when all hold
+	// the caller must run the compiled program.
+	partial bool
 }
 
 func analyzeDirectWindow(tree ast.Node) *directWindow {
 	direct := &directWindow{}
 	for _, term := range conjuncts(tree) {
-		bin, ok := term.(*ast.BinaryNode)
-		if !ok {
-			return nil
+		if c, ok := directComparison(term); ok {
+			direct.terms = append(direct.terms, c)
+		} else {
+			direct.partial = true
 		}
-		switch bin.Operator {
-		case ">", ">=", "<", "<=", "==", "!=":
-		default:
-			return nil
-		}
-		id, ok := bin.Left.(*ast.IdentifierNode)
-		if !ok {
-			return nil
-		}
-		field := windowFields[id.Value]
-		v, ok := constant(bin.Right)
-		number, isNumber := v.(float64)
-		if field == nil || !ok || !isNumber {
-			return nil
-		}
-		direct.terms = append(direct.terms, comparison{field: field, op: bin.Operator, constant: number})
+	}
+	if direct.partial && len(direct.terms) == 0 {
+		return nil
 	}
 	return direct
+}
+
+// directComparison returns term as a comparison of a variable with a number, if it is one.
+func directComparison(term ast.Node) (comparison, bool) {
+	bin, ok := term.(*ast.BinaryNode)
+	if !ok {
+		return comparison{}, false
+	}
+	switch bin.Operator {
+	case ">", ">=", "<", "<=", "==", "!=":
+	default:
+		return comparison{}, false
+	}
+	id, ok := bin.Left.(*ast.IdentifierNode)
+	if !ok {
+		return comparison{}, false
+	}
+	field := windowFields[id.Value]
+	v, ok := constant(bin.Right)
+	number, isNumber := v.(float64)
+	if field == nil || !ok || !isNumber {
+		return comparison{}, false
+	}
+	return comparison{field: field, op: bin.Operator, constant: number}, true
 }
 
 // MatchWindow evaluates a window rule's condition on env in Go when the condition is simple
@@ -94,6 +128,9 @@ func (r *Rule) MatchWindow(env *WindowEnv) (holds, ok bool) {
 		if !term.holds(env) {
 			return false, true
 		}
+	}
+	if r.direct.partial {
+		return false, false
 	}
 	return true, true
 }

@@ -13,12 +13,18 @@ type File struct {
 	Name  string
 	Lists []ListNode
 	Rules []RuleNode
+
+	// Except names the lists whose addresses every rule of every file skips: the file's
+	// top-level `except` key.
+	Except []Field
 }
 
-// ListNode is one named list of addresses and prefixes as written in a file.
+// ListNode is one named list as written in a file: a plain sequence of addresses and prefixes,
+// or a mapping with `type` (cidrs, ports or countries) and `items`.
 type ListNode struct {
 	Name  string
 	Key   *yaml.Node // the list's name in the `lists` mapping
+	Type  Field      // unset for a plain sequence, which is a cidrs list
 	Items []*yaml.Node
 }
 
@@ -49,8 +55,19 @@ type RuleNode struct {
 	Cooldown    Field
 	Summary     Field
 	SummaryZH   Field
+	For         Field
+	Resolve     Field
 	Except      []Field
 	ExceptNode  *yaml.Node // the `except` sequence, nil when absent
+	Labels      []Label
+	LabelsNode  *yaml.Node // the `labels` mapping, nil when absent
+	Actions     []Field    // the `actions` sequence: response actions such as webhook and blocklist
+	ActionsNode *yaml.Node // the `actions` sequence, nil when absent
+}
+
+// Label is one entry of a rule's `labels` mapping.
+type Label struct {
+	Name, Value Field
 }
 
 // ruleKeys maps every key a rule may contain to its scalar field. `except` is a sequence and is
@@ -70,6 +87,8 @@ func (r *RuleNode) scalarFields() map[string]*Field {
 		"cooldown":    &r.Cooldown,
 		"summary":     &r.Summary,
 		"summary_zh":  &r.SummaryZH,
+		"for":         &r.For,
+		"resolve":     &r.Resolve,
 	}
 }
 
@@ -96,7 +115,7 @@ func ParseFile(name string, data []byte) (*File, Errors) {
 
 	doc := root.Content[0]
 	if doc.Kind != yaml.MappingNode {
-		errs.add(doc, "", "a rule file must be a mapping with the keys lists and rules")
+		errs.add(doc, "", "a rule file must be a mapping with the keys lists, rules and except")
 		return file, errs.errors
 	}
 
@@ -114,8 +133,10 @@ func ParseFile(name string, data []byte) (*File, Errors) {
 			file.Lists = parseLists(value, errs)
 		case "rules":
 			file.Rules = parseRules(value, errs)
+		case "except":
+			file.Except = parseNameList(value, "", "except", errs)
 		default:
-			errs.add(key, "", "unknown key %q (expected lists or rules)", key.Value)
+			errs.add(key, "", "unknown key %q (expected lists, rules or except)", key.Value)
 		}
 	}
 	return file, errs.errors
@@ -142,14 +163,60 @@ func parseLists(node *yaml.Node, errs *errorList) []ListNode {
 				}
 				list.Items = append(list.Items, item)
 			}
+		case value.Kind == yaml.MappingNode:
+			if !parseTypedList(value, &list, errs) {
+				continue
+			}
 		case isNull(value):
 		default:
-			errs.add(value, listSubject(key.Value), "must be a sequence of addresses or CIDR prefixes")
+			errs.add(value, listSubject(key.Value), "must be a sequence of addresses or CIDR prefixes, or a mapping with type and items")
 			continue
 		}
 		lists = append(lists, list)
 	}
 	return lists
+}
+
+// parseTypedList reads the `{type: ports, items: [...]}` form of a list.
+func parseTypedList(node *yaml.Node, list *ListNode, errs *errorList) bool {
+	subject := listSubject(list.Name)
+	ok := true
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key, value := node.Content[i], node.Content[i+1]
+		switch key.Value {
+		case "type":
+			if value.Kind != yaml.ScalarNode {
+				errs.add(value, subject, "type must be cidrs, ports or countries")
+				ok = false
+				continue
+			}
+			list.Type = Field{Text: value.Value, Node: value}
+		case "items":
+			if isNull(value) {
+				continue
+			}
+			if value.Kind != yaml.SequenceNode {
+				errs.add(value, subject, "items must be a sequence")
+				ok = false
+				continue
+			}
+			for _, item := range value.Content {
+				if item.Kind != yaml.ScalarNode {
+					errs.add(item, subject, "items must be single values")
+					continue
+				}
+				list.Items = append(list.Items, item)
+			}
+		default:
+			errs.add(key, subject, "unknown key %q (expected type or items)", key.Value)
+			ok = false
+		}
+	}
+	if !list.Type.Set() {
+		errs.add(node, subject, "missing type (cidrs, ports or countries)")
+		ok = false
+	}
+	return ok
 }
 
 func parseRules(node *yaml.Node, errs *errorList) []RuleNode {
@@ -195,6 +262,16 @@ func parseRule(node *yaml.Node, index int, errs *errorList) RuleNode {
 			rule.Except = parseNameList(value, subject, "except", errs)
 			continue
 		}
+		if key.Value == "actions" {
+			rule.ActionsNode = value
+			rule.Actions = parseNameList(value, subject, "actions", errs)
+			continue
+		}
+		if key.Value == "labels" {
+			rule.LabelsNode = value
+			rule.Labels = parseLabels(value, subject, errs)
+			continue
+		}
 		if key.Value == "group_by" && value.Kind == yaml.SequenceNode {
 			rule.GroupBy = parseGroupBy(value, subject, errs)
 			continue
@@ -212,6 +289,29 @@ func parseRule(node *yaml.Node, index int, errs *errorList) RuleNode {
 		*field = Field{Text: value.Value, Node: value}
 	}
 	return rule
+}
+
+func parseLabels(node *yaml.Node, subject string, errs *errorList) []Label {
+	if isNull(node) {
+		return nil
+	}
+	if node.Kind != yaml.MappingNode {
+		errs.add(node, subject, "labels must be a mapping of label names to values")
+		return nil
+	}
+	var labels []Label
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key, value := node.Content[i], node.Content[i+1]
+		if value.Kind != yaml.ScalarNode {
+			errs.add(value, subject, "label %q must have a single value, not a %s", key.Value, kindName(value))
+			continue
+		}
+		labels = append(labels, Label{
+			Name:  Field{Text: key.Value, Node: key},
+			Value: Field{Text: value.Value, Node: value},
+		})
+	}
+	return labels
 }
 
 // parseGroupBy accepts `group_by: [src_ip]` as well as `group_by: src_ip`.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -205,4 +206,105 @@ func (s *PrefixSet) Contains(addr netip.Addr) bool {
 // Empty reports whether the set contains no address.
 func (s *PrefixSet) Empty() bool {
 	return s == nil || (len(s.v4) == 0 && len(s.v6) == 0)
+}
+
+// ListType is what a named list holds.
+type ListType string
+
+// List types. A list written as a plain sequence is a cidrs list.
+const (
+	ListCIDRs     ListType = "cidrs"
+	ListPorts     ListType = "ports"
+	ListCountries ListType = "countries"
+)
+
+// PortSet is a set of TCP/UDP port numbers, one bit per port.
+type PortSet struct {
+	bits [65536 / 64]uint64
+}
+
+// ParsePortRange parses a port ("25") or an inclusive range ("8000-8080").
+func ParsePortRange(text string) (first, last uint16, err error) {
+	text = strings.TrimSpace(text)
+	lo, hi, isRange := strings.Cut(text, "-")
+	a, err := parsePort(lo)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !isRange {
+		return a, a, nil
+	}
+	b, err := parsePort(hi)
+	if err != nil {
+		return 0, 0, err
+	}
+	if b < a {
+		return 0, 0, fmt.Errorf("range %s ends before it starts", text)
+	}
+	return a, b, nil
+}
+
+func parsePort(text string) (uint16, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(text), 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a port number 0–65535", text)
+	}
+	return uint16(n), nil
+}
+
+// AddRange adds the ports first to last, both included.
+func (s *PortSet) AddRange(first, last uint16) {
+	for p := uint32(first); p <= uint32(last); p++ {
+		s.bits[p/64] |= 1 << (p % 64)
+	}
+}
+
+// Contains reports whether port is in the set. Numbers outside 0–65535 and a nil set contain
+// nothing.
+func (s *PortSet) Contains(port int) bool {
+	if s == nil || port < 0 || port > 65535 {
+		return false
+	}
+	return s.bits[port/64]&(1<<(uint(port)%64)) != 0
+}
+
+// CountrySet is a set of ISO 3166-1 alpha-2 country codes such as CN or US.
+type CountrySet struct {
+	bits [26*26/64 + 1]uint64
+}
+
+// ParseCountry checks an ISO 3166-1 alpha-2 code and returns it in upper case.
+func ParseCountry(text string) (string, error) {
+	code := strings.ToUpper(strings.TrimSpace(text))
+	if len(code) != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z' {
+		return "", fmt.Errorf("%q is not a two-letter ISO 3166-1 country code such as CN or US", text)
+	}
+	return code, nil
+}
+
+func countryIndex(code string) (int, bool) {
+	if len(code) != 2 {
+		return 0, false
+	}
+	a, b := code[0]|0x20, code[1]|0x20 // lower case
+	if a < 'a' || a > 'z' || b < 'a' || b > 'z' {
+		return 0, false
+	}
+	return int(a-'a')*26 + int(b-'a'), true
+}
+
+// Add adds a code that ParseCountry accepted.
+func (s *CountrySet) Add(code string) {
+	if i, ok := countryIndex(code); ok {
+		s.bits[i/64] |= 1 << (uint(i) % 64)
+	}
+}
+
+// Contains reports whether code is in the set, ignoring case. "" and a nil set contain nothing.
+func (s *CountrySet) Contains(code string) bool {
+	i, ok := countryIndex(code)
+	if s == nil || !ok {
+		return false
+	}
+	return s.bits[i/64]&(1<<(uint(i)%64)) != 0
 }

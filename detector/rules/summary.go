@@ -2,6 +2,7 @@ package rules
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -56,6 +57,28 @@ func AddWindowData(data map[string]any, env *WindowEnv) {
 	data["syn_per_s"] = FormatNumber(env.SYNPerS)
 	data["drops_per_s"] = FormatNumber(env.DropsPerS)
 	data["syn_ratio"] = FormatNumber(env.SYNRatio)
+	data["beacon_score"] = FormatNumber(env.BeaconScore)
+	data["beacon_conns"] = env.BeaconConns
+	data["beacon_interval"] = FormatNumber(env.BeaconInterval)
+	data["beacon_peer"] = addrOrEmpty(env.BeaconPeer)
+	data["loop_hits"] = env.LoopHits
+	data["tuple_repeats"] = env.TupleRepeats
+	data["failed_share"] = FormatNumber(env.FailedShare)
+	data["failed_conns"] = env.FailedConns
+	data["dst_hosts_on_port"] = env.DstHostsOnPort
+	data["scan_port"] = env.ScanPort
+	data["dst_ports_30m"] = env.DstPorts30m
+	data["threat_conns"] = env.ThreatConns
+	data["threat_peer"] = addrOrEmpty(env.ThreatPeer)
+	data["threat_feed"] = env.ThreatFeed
+	addBaselineData(data, env)
+}
+
+func addrOrEmpty(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // SampleSummaryData returns summary data with every field a rule of kind may use, for checking

@@ -35,6 +35,10 @@ type Config struct {
 	AnomalyStdout    bool // write anomalies to stdout as JSON lines
 	MaxSources       int
 	TickInterval     time.Duration
+
+	Detection // rule functions, behavior detectors and reloads: detection.go
+	Delivery  // spool, shutdown and response actions: delivery.go
+	Baselines // seasonal baselines, host tracking and state snapshots: baseline.go
 }
 
 // Key describes one configuration key: its name, default and what it sets.
@@ -49,7 +53,7 @@ type Key struct {
 const DefaultInternalNetworks = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
 // Keys lists every key natwatch accepts, in the order the docs show them.
-var Keys = []Key{
+var Keys = append([]Key{
 	{Name: "Rules_Path", Help: "directory of rule files (*.yaml); empty uses the built-in rule pack",
 		apply: func(c *Config, v string) error { c.RulesPath = v; return nil }},
 	{Name: "InfluxDB_URL", Help: "InfluxDB base URL, such as http://127.0.0.1:8086; empty disables InfluxDB",
@@ -76,7 +80,7 @@ var Keys = []Key{
 		apply: applyMaxSources},
 	{Name: "Tick_Interval", Default: "1s", Help: "how often window rules run and traffic points are written",
 		apply: applyTickInterval},
-}
+}, slices.Concat(detectionKeys, deliveryKeys, baselineKeys)...)
 
 // FromProperties builds a Config by reading every key through get, which returns "" for a key that
 // is not set. It reports every invalid value at once.
@@ -113,7 +117,7 @@ func (c Config) LogAttrs() []slog.Attr {
 	if rules == "" {
 		rules = "(built-in)"
 	}
-	return []slog.Attr{
+	return append([]slog.Attr{
 		slog.String("rules_path", rules),
 		slog.String("influxdb_url", c.InfluxURL),
 		slog.Bool("influxdb_token_set", c.InfluxToken != ""),
@@ -127,7 +131,7 @@ func (c Config) LogAttrs() []slog.Attr {
 		slog.Bool("anomaly_stdout", c.AnomalyStdout),
 		slog.Int("max_sources", c.MaxSources),
 		slog.Duration("tick_interval", c.TickInterval),
-	}
+	}, slices.Concat(c.deliveryAttrs(), c.baselineAttrs())...)
 }
 
 func applyInfluxURL(c *Config, v string) error {

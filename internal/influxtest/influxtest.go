@@ -49,6 +49,7 @@ type Server struct {
 	exited  chan struct{} // closed when cmd has exited
 	dir     string        // removed by stop when this package created it
 	logPath string
+	binary  string // set by StartDedicated, for Restart
 }
 
 var shared struct {
@@ -119,6 +120,100 @@ func Start(t testing.TB) *Server {
 		}
 	})
 	return s
+}
+
+// StartDedicated starts an influxd for the calling test alone, on free 127.0.0.1 ports with its
+// data in a temporary directory, even when NATWATCH_INFLUX_URL is set, so the test may Kill and
+// Restart it. The server is stopped in t.Cleanup. Without a binary it skips the test, or fails it
+// with CI=true.
+func StartDedicated(t testing.TB) *Server {
+	t.Helper()
+
+	binary, err := findBinary()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("influxtest: %v (CI=true, so the test fails instead of skipping)", err)
+		}
+		t.Skipf("influxtest: %v; install it with scripts/influxdb.sh install", err)
+	}
+
+	s, err := startServer(binary)
+	if err != nil {
+		t.Fatalf("influxtest: %v", err)
+	}
+	s.binary = binary
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("influxtest: %v", err)
+		}
+	})
+	return s
+}
+
+// PID returns the process ID of the influxd this package started, or 0 for a server named by
+// NATWATCH_INFLUX_URL.
+func (s *Server) PID() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Kill ends the server with SIGKILL, by its PID, and waits until it has exited. Its data stays
+// for Restart. It works only on a server from StartDedicated.
+func (s *Server) Kill(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil || s.binary == "" {
+		t.Fatalf("influxtest: Kill needs a server from StartDedicated")
+	}
+
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatalf("influxtest: kill influxd (PID %d): %v", s.cmd.Process.Pid, err)
+	}
+	<-s.exited
+}
+
+// Restart starts the server again on the same ports with the same data directory, after Kill,
+// and waits until /ping returns 204.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil || s.binary == "" {
+		t.Fatalf("influxtest: Restart needs a server from StartDedicated")
+	}
+	select {
+	case <-s.exited:
+	default:
+		t.Fatalf("influxtest: Restart of influxd (PID %d), which is still running", s.cmd.Process.Pid)
+	}
+
+	logFile, err := os.OpenFile(s.logPath, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("influxtest: open influxd log: %v", err)
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command(s.binary, "run", "-config", filepath.Join(s.dir, "influxd.conf"))
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("influxtest: restart %s: %v", s.binary, err)
+	}
+	s.cmd = cmd
+	s.exited = make(chan struct{})
+	exited := s.exited
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+
+	if err := s.waitReady(); err != nil {
+		t.Fatalf("influxtest: %v; last lines of %s:\n%s", err, s.logPath, tail(s.logPath, 20))
+	}
 }
 
 // findBinary returns the path of influxd from NATWATCH_INFLUXD, PATH or $(go env GOPATH)/bin.

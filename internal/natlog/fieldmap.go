@@ -123,6 +123,14 @@ func init() {
 	add(fieldTime, "time", "timestamp", "@timestamp", "ts", "eventtime", "event_time")
 	add(fieldDuration, "duration", "elapsed", "elapsed_time", "session_duration", "conn_duration")
 
+	// Flow-log keys: the start of an AWS or Alibaba Cloud capture window and of a ulogd flow, the
+	// interface that logged an AWS or Alibaba record, GCP Cloud NAT's allocation_status (OK or
+	// DROPPED), and "portocol" as Alibaba's NAT session log reference spells it.
+	add(fieldTime, "start", "start_time", "flow.start.sec")
+	add(fieldGateway, "interface_id", "eni_id")
+	add(fieldAction, "allocation_status")
+	add(fieldProto, "portocol")
+
 	for k, f := range defaultFieldKeys {
 		defaultFieldTable.insert(k, f)
 	}
@@ -282,10 +290,8 @@ func (m *FieldMap) walk(mp []byte, prefix []byte, prefixHash uint32, depth int, 
 				v.line, v.hasLine = val, true
 				continue
 			}
-			for _, u := range m.userFlat {
-				if string(key) == u.key {
-					v.set(u.field, val, rankUser)
-				}
+			if m.setUserFlat(key, val, v) {
+				continue // a key the user mapped feeds only the field the user named
 			}
 		}
 
@@ -302,6 +308,9 @@ func (m *FieldMap) walk(mp []byte, prefix []byte, prefixHash uint32, depth int, 
 			}
 			continue
 		}
+		if m.isUserPath(path) {
+			continue // collect reads it through chunk.Lookup for the field the user named
+		}
 		if fd, ok := defaultFieldTable.lookup(path, pathHash); ok {
 			v.set(fd, val, rankDefault)
 		} else if depth > 0 {
@@ -311,6 +320,28 @@ func (m *FieldMap) walk(mp []byte, prefix []byte, prefixHash uint32, depth int, 
 		}
 	}
 	return f.Err()
+}
+
+// setUserFlat stores val for every field the user mapped key to and reports whether there was one.
+func (m *FieldMap) setUserFlat(key []byte, val chunk.Value, v *recordValues) bool {
+	matched := false
+	for _, u := range m.userFlat {
+		if string(key) == u.key {
+			v.set(u.field, val, rankUser)
+			matched = true
+		}
+	}
+	return matched
+}
+
+// isUserPath reports whether the lower-cased dotted path is a key of the user mapping.
+func (m *FieldMap) isUserPath(path []byte) bool {
+	for _, u := range m.userPath {
+		if len(u.key) == len(path) && strings.EqualFold(u.key, string(path)) {
+			return true
+		}
+	}
+	return false
 }
 
 // set stores val for f unless a value of equal or higher rank is already there.

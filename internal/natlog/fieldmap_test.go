@@ -64,7 +64,7 @@ func TestFieldMapApply(t *testing.T) {
 			want: ConnEvent{
 				Time: utc("2025-03-13T18:09:19.402211903Z"), Format: "fields", Proto: ProtoTCP,
 				Src: addr("10.20.4.37"), Dst: addr("198.51.100.23"), SrcPort: 52144, DstPort: 443,
-				NATSrc: addr("203.0.113.10"), NATSrcPort: 41877,
+				NATSrc: addr("203.0.113.10"), NATSrcPort: 41877, Action: ActionAccept,
 			},
 		},
 		{

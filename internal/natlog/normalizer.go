@@ -70,7 +70,7 @@ func NewNormalizer(opts Options) (*Normalizer, error) {
 
 	n := &Normalizer{
 		opts:    opts,
-		parsers: Parsers(),
+		parsers: instantiateParsers(Parsers()),
 		fields:  fields,
 	}
 	n.parsed = make([]atomic.Uint64, len(n.parsers)+2)
@@ -118,6 +118,12 @@ func (n *Normalizer) Line(line []byte, now time.Time, ev *ConnEvent) error {
 // NOTE: when a parser reads the line, ev.Raw holds only the line, so rules cannot reach the
 // record's other fields (such as a syslog parser's ident).
 func (n *Normalizer) Record(rec chunk.Event, tag string, ev *ConnEvent) error {
+	return n.record(rec, tag, ev, nil)
+}
+
+// record is Record, and RecordAll when emit is not nil: a line that a MultiParser claims then
+// yields all its events through emit.
+func (n *Normalizer) record(rec chunk.Event, tag string, ev *ConnEvent, emit Emit) error {
 	n.read.Add(1)
 	ev.Reset()
 
@@ -135,7 +141,11 @@ func (n *Normalizer) Record(rec chunk.Event, tag string, ev *ConnEvent) error {
 	}
 
 	if v.hasLine {
-		idx, err := n.parseLine(v.line.Str, ctx, ev)
+		idx := n.claim(v.line.Str)
+		if multi := n.multiParser(idx); multi != nil && emit != nil {
+			return n.recordAll(idx, multi, ev, &v, ctx, gateway, tag, rec.Time, emit)
+		}
+		err := n.runClaimed(idx, v.line.Str, ctx, ev)
 		if err == nil || idx != n.unknownIndex() {
 			return n.finishRecord(idx, err, ev, &v, ctx, gateway, tag, rec.Time)
 		}
@@ -190,18 +200,33 @@ func (n *Normalizer) context(now time.Time) *ParseContext {
 // parseLine runs the parser that claims line, trying the last successful one first. It returns
 // the format index used for statistics.
 func (n *Normalizer) parseLine(line []byte, ctx *ParseContext, ev *ConnEvent) (int, error) {
+	idx := n.claim(line)
+	return idx, n.runClaimed(idx, line, ctx, ev)
+}
+
+// claim returns the index of the parser whose Detect accepts line, trying the last successful
+// one first, or unknownIndex when none does.
+func (n *Normalizer) claim(line []byte) int {
 	last := int(n.last.Load())
 	if last < len(n.parsers) && n.parsers[last].Detect(line) {
-		return last, n.runParser(last, line, ctx, ev)
+		return last
 	}
 	for i, p := range n.parsers {
 		if i == last || !p.Detect(line) {
 			continue
 		}
 		n.last.Store(int32(i))
-		return i, n.runParser(i, line, ctx, ev)
+		return i
 	}
-	return n.unknownIndex(), &SkipError{Reason: ReasonUnknownFormat}
+	return n.unknownIndex()
+}
+
+// runClaimed runs the parser that claim returned, or returns ReasonUnknownFormat.
+func (n *Normalizer) runClaimed(idx int, line []byte, ctx *ParseContext, ev *ConnEvent) error {
+	if idx >= len(n.parsers) {
+		return &SkipError{Reason: ReasonUnknownFormat}
+	}
+	return n.runParser(idx, line, ctx, ev)
 }
 
 func (n *Normalizer) runParser(i int, line []byte, ctx *ParseContext, ev *ConnEvent) error {
@@ -296,10 +321,10 @@ func (n *Normalizer) internal(a netip.Addr) bool {
 
 // Stats is a snapshot of a Normalizer's counters.
 type Stats struct {
-	Read            uint64                       // lines and records passed to Line and Record
-	Parsed          map[string]uint64            // events produced, by format
-	Skipped         map[string]uint64            // records skipped, by reason
-	SkippedByFormat map[string]map[string]uint64 // records skipped, by format then reason
+	Read            uint64                       `json:"read"`              // lines and records passed to Line and Record
+	Parsed          map[string]uint64            `json:"parsed"`            // events produced, by format
+	Skipped         map[string]uint64            `json:"skipped"`           // records skipped, by reason
+	SkippedByFormat map[string]map[string]uint64 `json:"skipped_by_format"` // records skipped, by format then reason
 }
 
 // Stats returns a snapshot of the counters. Formats and reasons with a zero count are left out.

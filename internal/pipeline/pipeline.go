@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/natwatch/natwatch/detector"
+	"github.com/natwatch/natwatch/detector/baseline"
 	"github.com/natwatch/natwatch/internal/chunk"
 	"github.com/natwatch/natwatch/internal/config"
 	"github.com/natwatch/natwatch/internal/natlog"
@@ -47,15 +48,16 @@ type Options struct {
 
 // Stats are a pipeline's own counters.
 type Stats struct {
-	Chunks       uint64
-	DecodeErrors uint64
-	Records      uint64
-	Parsed       uint64
-	Skipped      uint64
-	Panics       uint64
-	FutureTimes  uint64 // record times more than maxFutureSkew ahead, clamped to the wall clock (live pipelines only)
-	Normalizer   natlog.Stats
-	Detector     detector.EngineStats
+	Chunks       uint64               `json:"chunks"`
+	DecodeErrors uint64               `json:"decode_errors"`
+	Records      uint64               `json:"records"`
+	Parsed       uint64               `json:"parsed"`
+	Skipped      uint64               `json:"skipped"`
+	Panics       uint64               `json:"panics"`
+	FutureTimes  uint64               `json:"future_times"` // record times more than maxFutureSkew ahead, clamped to the wall clock (live pipelines only)
+	Untimed      uint64               `json:"untimed"`      // replayed lines skipped because neither they nor an earlier line gave a time
+	Normalizer   natlog.Stats         `json:"normalizer"`
+	Detector     detector.EngineStats `json:"detector"`
 }
 
 // Pipeline is one running natwatch instance. Flush is safe for concurrent use, as Fluent Bit's
@@ -66,21 +68,31 @@ type Pipeline struct {
 	norm   *natlog.Normalizer
 	sink   sink.Sink
 	influx *sink.Influx // nil without InfluxDB; read for self-metrics
-	rules  *RuleSource
+	rules  *RuleSource  // guarded by mu once the pipeline runs
+	detect *detection   // GeoIP, threat intel, behavior tracker and reload watchers: rules.go
+
+	delivery delivery // back-pressure, flush latencies and response actions: delivery.go
 
 	instance string
 
 	batches sync.Pool
 
-	mu            sync.Mutex // guards engine, lastEventTime and lastEventWall
+	mu            sync.Mutex // guards engine, lastEventTime, lastEventWall and nextStateSave
 	engine        *detector.Engine
 	lastEventTime time.Time
 	lastEventWall time.Time
+	nextStateSave time.Time // record time of the next snapshot of a replay
+
+	stateMu     sync.Mutex // serialises state file writes
+	stateSaves  atomic.Uint64
+	stateErrors atomic.Uint64 // failed saves and unusable snapshots
+	stateLog    rateLimiter
 
 	live bool
 
 	chunks       atomic.Uint64
 	futureTimes  atomic.Uint64
+	untimed      atomic.Uint64
 	decodeErrors atomic.Uint64
 	records      atomic.Uint64
 	parsed       atomic.Uint64
@@ -111,7 +123,11 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 
-	ruleSource, err := LoadRules(cfg.RulesPath)
+	detect, err := newDetection(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ruleSource, err := LoadRules(cfg.RulesPath, detect.options)
 	if err != nil {
 		return nil, err
 	}
@@ -128,13 +144,20 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 		sink:     out,
 		influx:   influx,
 		rules:    ruleSource,
+		detect:   detect,
 		instance: opts.Instance,
 		live:     opts.Live,
 		stop:     make(chan struct{}),
 	}
 	p.batches.New = func() any {
-		batch := make([]natlog.ConnEvent, batchSize)
-		return &batch
+		b := &eventBatch{p: p, events: make([]natlog.ConnEvent, batchSize)}
+		b.emit = b.add
+		return b
+	}
+
+	out, err = p.addResponders(out)
+	if err != nil {
+		return nil, errors.Join(err, out.Close(context.Background()))
 	}
 
 	p.engine, err = detector.New(detector.Config{
@@ -143,12 +166,27 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 		MaxSources:   cfg.MaxSources,
 		OnAnomaly:    out.WriteAnomaly,
 		OnTraffic:    out.WriteTraffic,
+		Extension:    detect.tracker,
+
+		Location:      cfg.Location,
+		Baseline:      baseline.Config{Method: cfg.BaselineMethod, K: cfg.BaselineK},
+		MaxHosts:      cfg.MaxHosts,
+		HostPointsTop: hostPointsTop(cfg.HostMetricsTop),
+		OnHost:        hostWriter(out),
 	})
 	if err != nil {
 		return nil, errors.Join(err, out.Close(context.Background()))
 	}
 
 	logger.Info("rules loaded", "path", ruleSource.Path, "files", len(ruleSource.Files), "rules", ruleSource.Set.Len())
+	p.restoreState()
+	detect.log(logger)
+	if opts.Live {
+		if err := p.watch(); err != nil {
+			p.detect.close()
+			return nil, errors.Join(err, out.Close(context.Background()))
+		}
+	}
 
 	if opts.Live {
 		p.done.Add(1)
@@ -171,13 +209,13 @@ func newSink(cfg config.Config, opts Options, logger *slog.Logger) (sink.Sink, *
 
 	if cfg.InfluxURL != "" {
 		var err error
-		influx, err = sink.NewInflux(sink.InfluxConfig{
+		influx, err = sink.NewInflux(influxDelivery(cfg, sink.InfluxConfig{
 			URL:    cfg.InfluxURL,
 			Token:  cfg.InfluxToken,
 			Org:    cfg.InfluxOrg,
 			Bucket: cfg.InfluxBucket,
 			Logger: logger,
-		})
+		}))
 		if err != nil {
 			return nil, nil, fmt.Errorf("InfluxDB output: %w", err)
 		}
@@ -198,35 +236,70 @@ func (p *Pipeline) Flush(data []byte, tag string) (err error) {
 	}()
 	p.chunks.Add(1)
 
-	batchPtr := p.batches.Get().(*[]natlog.ConnEvent)
-	defer p.batches.Put(batchPtr)
-	batch := *batchPtr
+	b := p.batches.Get().(*eventBatch)
+	defer p.batches.Put(b)
+	b.n = 0
 
 	reader := chunk.NewReader(data)
 	var event chunk.Event
-	n := 0
 	for reader.Next(&event) {
 		p.records.Add(1)
-		ev := &batch[n]
+		ev := &b.events[b.n]
 		ev.Reset()
-		if err := p.norm.Record(event, tag, ev); err != nil {
+		if err := p.norm.RecordAll(event, tag, ev, b.emit); err != nil {
 			p.noteSkip(err)
-			continue
-		}
-		p.parsed.Add(1)
-		n++
-		if n == len(batch) {
-			p.observe(batch[:n])
-			n = 0
 		}
 	}
-	p.observe(batch[:n])
+	p.observe(b.events[:b.n])
+	b.n = 0
 
 	if err := reader.Err(); err != nil {
 		p.decodeErrors.Add(1)
 		return fmt.Errorf("chunk with tag %q: %w", tag, err)
 	}
 	return nil
+}
+
+// eventBatch collects the events of one flush between calls to the detector. emit is the add
+// method, bound once so that passing it to RecordAll allocates nothing.
+type eventBatch struct {
+	p      *Pipeline
+	events []natlog.ConnEvent
+	n      int
+	emit   natlog.Emit
+}
+
+// add counts ev as parsed and returns the slot for the next event. ev is events[n] when the
+// normaliser filled the slot in place, and is copied there otherwise. A full batch goes to the
+// detector.
+func (b *eventBatch) add(ev *natlog.ConnEvent) *natlog.ConnEvent {
+	if ev != &b.events[b.n] {
+		b.events[b.n] = *ev
+	}
+	b.p.parsed.Add(1)
+	b.n++
+	if b.n == len(b.events) {
+		b.p.observe(b.events[:b.n])
+		b.n = 0
+	}
+	return &b.events[b.n]
+}
+
+// NormalizeLineAll is NormalizeLine for lines that may hold several connections, such as an
+// Azure flow log document: it passes each event to emit, as natlog.Normalizer.LineAll does, and
+// counts each as parsed.
+func (p *Pipeline) NormalizeLineAll(line []byte, now time.Time, ev *natlog.ConnEvent, emit natlog.Emit) error {
+	p.records.Add(1)
+
+	ev.Reset()
+	err := p.norm.LineAll(line, now, ev, func(e *natlog.ConnEvent) *natlog.ConnEvent {
+		p.parsed.Add(1)
+		return emit(e)
+	})
+	if err != nil {
+		p.noteSkip(err)
+	}
+	return err
 }
 
 // NormalizeLine turns one raw log line into ev, counting it as read and as parsed or skipped. now
@@ -258,6 +331,10 @@ func (p *Pipeline) observe(events []natlog.ConnEvent) {
 		p.clampFutureTimes(events, time.Now())
 	}
 
+	// Deferred first, so it runs after the unlock: the snapshot is written outside the lock.
+	var snapshot []byte
+	defer func() { p.writeState(snapshot) }()
+
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range events {
@@ -267,6 +344,7 @@ func (p *Pipeline) observe(events []natlog.ConnEvent) {
 		}
 	}
 	p.lastEventWall = time.Now()
+	snapshot = p.snapshotDue()
 }
 
 func (p *Pipeline) clampFutureTimes(events []natlog.ConnEvent, now time.Time) {
@@ -295,10 +373,18 @@ func (p *Pipeline) runClock() {
 	defer ticker.Stop()
 	selfMetrics := time.NewTicker(selfMetricsInterval)
 	defer selfMetrics.Stop()
+	var saves <-chan time.Time
+	if p.cfg.StateDir != "" {
+		stateTicker := time.NewTicker(p.stateInterval())
+		defer stateTicker.Stop()
+		saves = stateTicker.C
+	}
 	for {
 		select {
 		case <-p.stop:
 			return
+		case <-saves:
+			p.saveState()
 		case now := <-selfMetrics.C:
 			p.sink.WritePlugin(p.pluginStats(now))
 		case now := <-ticker.C:
@@ -319,12 +405,14 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		close(p.stop)
 		p.done.Wait()
+		p.detect.close()
 
 		p.mu.Lock()
 		if !p.lastEventTime.IsZero() {
 			p.engine.Advance(p.lastEventTime.Add(p.cfg.TickInterval))
 		}
 		p.mu.Unlock()
+		p.saveState()
 
 		p.sink.WritePlugin(p.pluginStats(time.Now()))
 		err = p.sink.Close(ctx)
@@ -346,6 +434,7 @@ func (p *Pipeline) Stats() Stats {
 		Skipped:      p.skipped.Load(),
 		Panics:       p.panics.Load(),
 		FutureTimes:  p.futureTimes.Load(),
+		Untimed:      p.untimed.Load(),
 		Normalizer:   p.norm.Stats(),
 		Detector:     engineStats,
 	}
@@ -366,6 +455,9 @@ func (p *Pipeline) pluginStats(now time.Time) sink.PluginStats {
 		FlushPanics: stats.Panics,
 		Evictions:   stats.Detector.Evictions,
 		SkipReasons: stats.Normalizer.Skipped,
+
+		RuleReloads:        p.detect.ruleReloads.Load(),
+		RuleReloadFailures: p.detect.ruleReloadFailures.Load(),
 	}
 	if p.influx != nil {
 		influx := p.influx.Stats()
@@ -373,6 +465,7 @@ func (p *Pipeline) pluginStats(now time.Time) sink.PluginStats {
 		out.PointsDropped = influx.PointsDropped
 		out.WriteErrors = influx.WriteErrors
 	}
+	p.fillDeliveryStats(&out)
 	return out
 }
 

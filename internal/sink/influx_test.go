@@ -2,6 +2,7 @@ package sink
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,6 +221,12 @@ func TestInfluxWritesToRealServer(t *testing.T) {
 		"records_in": 1000.0, "parsed": 990.0, "skipped": 10.0, "anomalies": 2.0,
 		"points_written": 0.0, "points_dropped": 0.0, "write_errors": 0.0, "flush_panics": 0.0,
 		"rule_reloads": 0.0, "rule_reload_failures": 0.0, "evictions": 0.0, "skipped_no_match": 10.0,
+		"rules_loaded": 0.0, "chunks_retried": 0.0, "points_rejected": 0.0, "points_queued": 0.0,
+		"points_spooled": 0.0, "spool_bytes": 0.0, "spool_oldest_age_s": 0.0,
+		"write_errors_network": 0.0, "write_errors_auth": 0.0, "write_errors_not_found": 0.0,
+		"write_errors_bad_request": 0.0, "write_errors_throttled": 0.0, "write_errors_server": 0.0,
+		"webhook_sent": 0.0, "webhook_failed": 0.0, "webhook_dropped": 0.0, "blocklist_entries": 0.0,
+		"flushes": 0.0, "flush_p50_us": 0.0, "flush_p99_us": 0.0, "flush_max_us": 0.0,
 	}})
 
 	tagKeys := server.Query(t, db, "SHOW TAG KEYS FROM natwatch_anomaly")
@@ -358,17 +366,34 @@ type recordingServer struct {
 	mu       sync.Mutex
 	statuses []int
 	requests []*http.Request
+	bodies   []string // every request's decoded body
 	accepted []string
+	down     atomic.Bool // respond 503 to every request
 }
 
 func newRecordingServer(t *testing.T, statuses ...int) *recordingServer {
 	s := &recordingServer{statuses: statuses}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+		if s.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var body []byte
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, "invalid gzip body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			body, _ = io.ReadAll(zr)
+		} else {
+			body, _ = io.ReadAll(r.Body)
+		}
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.requests = append(s.requests, r)
+		s.bodies = append(s.bodies, string(body))
 		status := http.StatusNoContent
 		if len(s.statuses) > 0 {
 			status, s.statuses = s.statuses[0], s.statuses[1:]
@@ -487,24 +512,28 @@ func TestInfluxRetriesInOrder(t *testing.T) {
 	}
 }
 
-func TestInfluxDiscardsRejectedBatch(t *testing.T) {
+func TestInfluxBisectsRejectedBatch(t *testing.T) {
 	var logs logBuffer
-	server := newRecordingServer(t, http.StatusBadRequest)
-	i := newTestInflux(t, InfluxConfig{URL: server.URL, Bucket: "natwatch", BatchSize: 2, FlushInterval: time.Hour, Logger: logs.logger()})
+	// The 4-point batch is rejected, then its first half, then point 1 alone; point 2 and the
+	// second half are accepted.
+	server := newRecordingServer(t, http.StatusBadRequest, http.StatusBadRequest, http.StatusBadRequest)
+	i := newTestInflux(t, InfluxConfig{URL: server.URL, Bucket: "natwatch", BatchSize: 4, FlushInterval: time.Hour, Logger: logs.logger()})
 
-	writeTraffic(i, 1, 2)
-	waitFor(t, "the rejected batch to be dropped", func() bool { return i.Stats().PointsDropped == 2 })
-	writeTraffic(i, 3, 4)
-	waitFor(t, "the next batch to be written", func() bool { return i.Stats().PointsWritten == 2 })
+	writeTraffic(i, 1, 4)
+	waitFor(t, "the batch to be bisected", func() bool { s := i.Stats(); return s.PointsWritten+s.PointsDropped == 4 })
 
-	if got := server.acceptedBodies(); len(got) != 1 || got[0] != trafficBody(3, 4) {
-		t.Errorf("accepted bodies = %q, expected only points 3 and 4", got)
+	if got, want := server.acceptedBodies(), []string{trafficBody(2, 2), trafficBody(3, 4)}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("accepted bodies = %q, expected %q", got, want)
 	}
-	if stats := i.Stats(); stats.WriteErrors != 1 {
-		t.Errorf("write errors = %d, expected 1", stats.WriteErrors)
+	stats := i.Stats()
+	if stats.PointsWritten != 3 || stats.PointsDropped != 1 || stats.PointsRejected != 1 {
+		t.Errorf("stats = %+v, expected 3 written and 1 rejected", stats)
 	}
-	if !strings.Contains(logs.String(), "InfluxDB rejected a batch, points dropped") || !strings.Contains(logs.String(), "status=400") {
-		t.Errorf("log does not report the rejected batch:\n%s", logs.String())
+	if stats.WriteErrors != 3 || stats.WriteErrorKinds[KindBadRequest] != 3 {
+		t.Errorf("write errors = %d, bad_request = %d, expected 3 of kind bad_request", stats.WriteErrors, stats.WriteErrorKinds[KindBadRequest])
+	}
+	if !strings.Contains(logs.String(), "InfluxDB rejected a point, point dropped") || !strings.Contains(logs.String(), "conns_per_s=1,") {
+		t.Errorf("log does not name the rejected point:\n%s", logs.String())
 	}
 }
 
@@ -513,14 +542,14 @@ func TestInfluxMissingDatabaseLogNamesBucket(t *testing.T) {
 	server := newRecordingServer(t, http.StatusNotFound, http.StatusNotFound, http.StatusNotFound)
 	i := newTestInflux(t, InfluxConfig{
 		URL: server.URL, Bucket: "nodb", BatchSize: 1, FlushInterval: time.Hour,
-		RetryMin: time.Millisecond, RetryMax: time.Millisecond, Logger: logs.logger(),
+		RetryMin: time.Millisecond, RetryMax: time.Millisecond, ConfigRetryWait: time.Millisecond, Logger: logs.logger(),
 	})
 
 	i.WriteAnomaly(detector.Anomaly{Time: pointTime, Rule: "r", Value: 1})
 	waitFor(t, "the retried write to succeed", func() bool { return i.Stats().PointsWritten == 1 })
 
 	log := logs.String()
-	if !strings.Contains(log, `bucket \"nodb\" not found`) {
+	if !strings.Contains(log, `bucket \"nodb\" not found`) || !strings.Contains(log, `CREATE DATABASE \"nodb\"`) {
 		t.Errorf("log does not name the missing bucket:\n%s", log)
 	}
 	if !strings.Contains(log, `database not found: \"nodb\"`) {

@@ -2,16 +2,18 @@ package sink
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
+	"math/rand/v2"
+	"strings"
 	"time"
 
-	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/natwatch/natwatch/internal/spool"
 )
 
-// run is the background writer: it sends full batches when woken, everything queued on each
-// FlushInterval tick, and after a failure waits out the backoff before it sends again.
+// maxRetryAfter bounds how long a Retry-After header can hold back the next request.
+const maxRetryAfter = 5 * time.Minute
+
+// run is the sender: it writes full batches when woken, everything queued and spooled on each
+// FlushInterval tick, and after a failure waits out the backoff before it writes again.
 func (i *Influx) run() {
 	defer close(i.done)
 
@@ -45,8 +47,8 @@ func (i *Influx) run() {
 	}
 }
 
-// drain sends everything queued after Close, retrying with backoff until i.ctx ends, and counts
-// what is left as dropped.
+// drain writes everything queued and spooled after Close, retrying with backoff until i.ctx
+// ends. What is left in memory then goes to the spool or, without one, is counted as dropped.
 func (i *Influx) drain() {
 	for !i.send(true) {
 		if !i.sleep(i.retryWait()) {
@@ -60,6 +62,9 @@ func (i *Influx) drain() {
 	i.batch = nil
 	i.inFlight.Store(0)
 
+	if i.spool != nil {
+		leftover = i.spoolBatch(leftover)
+	}
 	anomalies := 0
 	for _, p := range leftover {
 		if p.anomaly {
@@ -83,10 +88,24 @@ func (i *Influx) sleep(d time.Duration) bool {
 	}
 }
 
-// send writes batches until the queue holds less than a full batch (or nothing, when all is
-// true). It returns false when a request failed and should be retried later.
+// send writes the spool and then the queue until the queue holds less than a full batch (or
+// nothing, when all is true). It returns false when a request failed and should be retried later.
 func (i *Influx) send(all bool) bool {
 	for {
+		if i.ctx.Err() != nil {
+			return false
+		}
+
+		if i.spool != nil {
+			sent, ok := i.sendSpooled()
+			if !ok {
+				return false
+			}
+			if sent {
+				continue
+			}
+		}
+
 		if len(i.batch) == 0 {
 			i.mu.Lock()
 			if !all && i.queue.len() < i.cfg.BatchSize {
@@ -102,66 +121,139 @@ func (i *Influx) send(all bool) bool {
 			}
 		}
 
-		err := i.writeBatch()
-		if err != nil && retryable(err) {
+		lines := make([]string, len(i.batch))
+		for n, p := range i.batch {
+			lines[n] = p.line
+		}
+		rejected, err := i.writeLines(lines)
+		if err != nil {
 			i.recordFailure(err)
+			if i.spool != nil {
+				i.dropUnspooled(i.spoolBatch(i.batch))
+				i.batch = i.batch[:0]
+				i.inFlight.Store(0)
+			}
 			return false
 		}
-		if err != nil {
-			i.discardBatch(err)
-		} else {
-			i.recordSuccess()
-		}
+
+		i.recordSuccess(len(lines) - len(rejected))
 		i.batch = i.batch[:0]
 		i.inFlight.Store(0)
 	}
 }
 
-func (i *Influx) writeBatch() error {
-	i.lines = i.lines[:0]
-	for _, p := range i.batch {
-		i.lines = append(i.lines, p.line)
+// sendSpooled writes the oldest spooled batch and acknowledges it. sent is false when the spool
+// is empty; ok is false when the write failed and should be retried later.
+func (i *Influx) sendSpooled() (sent, ok bool) {
+	rec, found, err := i.spool.Next()
+	if err != nil {
+		i.logSpoolError("InfluxDB output: cannot read the spool; retrying on the next flush", err)
+		return false, true
+	}
+	if !found {
+		return false, true
 	}
 
+	lines := strings.Split(string(rec.Payload), "\n")
+	rejected, err := i.writeLines(lines)
+	if err != nil {
+		i.recordFailure(err)
+		return false, false
+	}
+
+	if err := i.spool.Ack(rec); err != nil {
+		// The batch is in InfluxDB; if the position did not reach the disk, the next start sends
+		// it again, which InfluxDB stores as the same points.
+		i.logSpoolError("InfluxDB output: cannot store the spool's read position", err)
+	}
+	i.spoolRoom.Store(i.spool.Room())
+	i.recordSuccess(len(lines) - len(rejected))
+	return true, true
+}
+
+// post sends lines in one write request.
+func (i *Influx) post(lines []string) error {
 	ctx, cancel := context.WithTimeout(i.ctx, i.cfg.Timeout)
 	defer cancel()
-	return i.writer.WriteRecord(ctx, i.lines...)
+
+	i.requestStarted.Store(time.Now().UnixNano())
+	defer i.requestStarted.Store(0)
+	return i.writer.WriteRecord(ctx, lines...)
 }
 
-// retryable reports whether a failed request may succeed later: network errors, time-outs, 429,
-// 5xx, and 401, 403 and 404, which an operator can fix by creating the database or granting
-// access while natwatch runs. Any other status rejects the batch itself.
-func retryable(err error) bool {
-	status := statusCode(err)
-	switch {
-	case status == 0:
-		return true
-	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound:
-		return true
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
-		return true
-	case status >= 500:
-		return true
+// writeLines writes lines and returns the ones InfluxDB rejected as invalid. A 400, 413 or 422
+// response may mean that InfluxDB stored some points and rejected others (a field type conflict
+// is the usual cause), so each half is written again, down to single points, which are dropped
+// when rejected. Points written twice this way are stored once. Any other failure is returned,
+// and the caller retries all of lines.
+func (i *Influx) writeLines(lines []string) (rejected []string, err error) {
+	err = i.post(lines)
+	if err == nil {
+		return nil, nil
 	}
-	return false
-}
-
-// statusCode returns the HTTP status of a failed write, or 0 when no response arrived.
-func statusCode(err error) int {
-	var httpErr *http2.Error
-	if errors.As(err, &httpErr) {
-		return httpErr.StatusCode
+	if classify(err) != KindBadRequest || i.ctx.Err() != nil {
+		return nil, err
 	}
-	return 0
+
+	i.countError(err)
+	if len(lines) == 1 {
+		i.reject(lines[0], err)
+		return lines, nil
+	}
+
+	mid := len(lines) / 2
+	first, err := i.writeLines(lines[:mid])
+	if err != nil {
+		return nil, err
+	}
+	second, err := i.writeLines(lines[mid:])
+	if err != nil {
+		return nil, err
+	}
+	return append(first, second...), nil
 }
 
-func (i *Influx) recordSuccess() {
-	i.written.Add(uint64(len(i.batch)))
+// reject counts a point that InfluxDB rejected and logs it at a bounded rate.
+func (i *Influx) reject(line string, err error) {
+	anomaly := strings.HasPrefix(line, MeasurementAnomaly+",") || strings.HasPrefix(line, MeasurementAnomaly+" ")
+	anomalies := 0
+	if anomaly {
+		anomalies = 1
+	}
+	i.rejected.Add(1)
+	i.countDropped(1, anomalies)
+
+	ok, suppressed := i.rejectLog.allow(time.Now())
+	if !ok {
+		return
+	}
+	const maxLogged = 300
+	if len(line) > maxLogged {
+		line = line[:maxLogged] + "…"
+	}
+	i.logger.Error("InfluxDB rejected a point, point dropped; a field type conflict means the measurement already has that field with another type, so drop the measurement or write to another bucket",
+		"url", i.cfg.URL,
+		"bucket", i.cfg.Bucket,
+		"status", statusCode(err),
+		"error", err,
+		"point", line,
+		"points_rejected", i.rejected.Load(),
+		"suppressed", suppressed)
+}
+
+func (i *Influx) countError(err error) {
+	i.writeErrors.Add(1)
+	i.errorKinds[classify(err)].Add(1)
+}
+
+func (i *Influx) recordSuccess(points int) {
+	i.written.Add(uint64(points))
 	if i.failures > 0 {
 		i.logger.Info("InfluxDB writes succeed again", "bucket", i.cfg.Bucket, "failed_requests", i.failures)
 		i.writeLog.reset()
 	}
 	i.failures = 0
+	i.failing.Store(false)
 	i.lastErr = nil
 	i.backoff = i.cfg.RetryMin
 }
@@ -173,8 +265,9 @@ func (i *Influx) recordFailure(err error) {
 		return
 	}
 
-	i.writeErrors.Add(1)
+	i.countError(err)
 	i.failures++
+	i.failing.Store(true)
 	i.lastErr = err
 
 	ok, suppressed := i.writeLog.allow(time.Now())
@@ -184,70 +277,142 @@ func (i *Influx) recordFailure(err error) {
 	i.logger.Error(i.describe(err),
 		"url", i.cfg.URL,
 		"bucket", i.cfg.Bucket,
+		"kind", classify(err).String(),
 		"status", statusCode(err),
 		"error", err,
-		"queued", i.Stats().Queued,
+		"queued", i.queuedInMemory(),
 		"failed_requests", i.failures,
 		"suppressed", suppressed)
 }
 
-// describe returns the log message for a failed write, with the fix for the usual causes.
-func (i *Influx) describe(err error) string {
-	switch statusCode(err) {
-	case http.StatusNotFound:
-		return fmt.Sprintf("InfluxDB write failed: bucket %q not found; on InfluxDB 1.x create the database with CREATE DATABASE (the bucket is \"db\" or \"db/retention_policy\"), on 2.x create the bucket in org %q; points are kept and retried", i.cfg.Bucket, i.cfg.Org)
-	case http.StatusUnauthorized:
-		return fmt.Sprintf("InfluxDB write failed: credentials rejected for bucket %q; set the token to \"user:password\" on InfluxDB 1.x or to an API token on 2.x; points are kept and retried", i.cfg.Bucket)
-	case http.StatusForbidden:
-		return fmt.Sprintf("InfluxDB write failed: the token may not write to bucket %q; grant write access; points are kept and retried", i.cfg.Bucket)
-	case 0:
-		return "InfluxDB write failed: server unreachable or timed out; points are kept and retried"
-	}
-	return "InfluxDB write failed: server error; points are kept and retried"
+func (i *Influx) queuedInMemory() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.queue.len() + int(i.inFlight.Load())
 }
 
-// discardBatch drops a batch that InfluxDB rejected as invalid, since sending it again would fail
-// the same way.
-//
-// NOTE: InfluxDB 1.x responds with 400 "partial write" when it stored some points of a batch and
-// rejected others. All of them are counted as dropped here.
-func (i *Influx) discardBatch(err error) {
-	i.writeErrors.Add(1)
-	i.lastErr = err
-	i.failures = 0
-	i.backoff = i.cfg.RetryMin
+// retryWait returns how long to wait before the next attempt and doubles the backoff for the one
+// after, up to RetryMax. The wait is the backoff with up to half of it taken off at random, so
+// that several natwatch instances spread their retries. After 401, 403 or 404 it is at least
+// ConfigRetryWait; after 429 or 503 it is at least the Retry-After header, up to maxRetryAfter.
+func (i *Influx) retryWait() time.Duration {
+	base := i.backoff
+	i.backoff = min(2*i.backoff, i.cfg.RetryMax)
+	wait := base - rand.N(base/2+1)
 
-	anomalies := 0
-	for _, p := range i.batch {
-		if p.anomaly {
-			anomalies++
+	switch classify(i.lastErr) {
+	case KindAuth, KindNotFound:
+		wait = max(wait, i.cfg.ConfigRetryWait)
+	case KindThrottled:
+		if after := retryAfter(i.lastErr); after > 0 {
+			wait = max(wait, min(after, maxRetryAfter))
 		}
 	}
-	i.countDropped(len(i.batch), anomalies)
+	return wait
+}
 
-	ok, suppressed := i.writeLog.allow(time.Now())
+// spoolBatch appends batch to the spool, anomalies and metric points as separate records, and
+// returns the points it could not spool. Metric points that do not fit are dropped and counted;
+// anomalies that do not fit are returned.
+func (i *Influx) spoolBatch(batch []queuedPoint) (unspooled []queuedPoint) {
+	var anomalies, metrics []string
+	for _, p := range batch {
+		if p.anomaly {
+			anomalies = append(anomalies, p.line)
+		} else {
+			metrics = append(metrics, p.line)
+		}
+	}
+
+	if len(anomalies) > 0 {
+		err := i.spool.Append(spool.Events, []byte(strings.Join(anomalies, "\n")), len(anomalies))
+		if err != nil {
+			i.logSpoolError("InfluxDB output: cannot spool anomalies; they stay in memory", err)
+			for _, p := range batch {
+				if p.anomaly {
+					unspooled = append(unspooled, p)
+				}
+			}
+		}
+	}
+	if len(metrics) > 0 {
+		err := i.spool.Append(spool.Metrics, []byte(strings.Join(metrics, "\n")), len(metrics))
+		if err != nil {
+			i.logSpoolError("InfluxDB output: cannot spool traffic and plugin points; they are dropped", err)
+			i.countDropped(len(metrics), 0)
+		}
+	}
+
+	i.spoolRoom.Store(i.spool.Room())
+	return unspooled
+}
+
+// dropUnspooled puts anomalies that the spool rejected back in the queue; a full queue drops them.
+func (i *Influx) dropUnspooled(points []queuedPoint) {
+	for _, p := range points {
+		i.mu.Lock()
+		evicted, full := i.queue.pushAnomaly(p.line)
+		i.mu.Unlock()
+		if full {
+			i.dropQueued(evicted)
+		}
+	}
+}
+
+func (i *Influx) logSpoolError(msg string, err error) {
+	ok, suppressed := i.spoolLog.allow(time.Now())
 	if !ok {
 		return
 	}
-	i.logger.Error("InfluxDB rejected a batch, points dropped",
-		"url", i.cfg.URL,
-		"bucket", i.cfg.Bucket,
-		"status", statusCode(err),
-		"error", err,
-		"points", len(i.batch),
-		"anomalies", anomalies,
-		"suppressed", suppressed)
+	i.logger.Error(msg, "spool_dir", i.cfg.SpoolDir, "error", err, "suppressed", suppressed)
 }
 
-// retryWait returns how long to wait before the next attempt and doubles the wait for the one
-// after, up to RetryMax. A Retry-After header from the server raises the wait, also up to RetryMax.
-func (i *Influx) retryWait() time.Duration {
-	wait := i.backoff
-	i.backoff = min(2*i.backoff, i.cfg.RetryMax)
+// runSpiller moves the queue to the spool whenever the sender cannot keep up: while requests
+// fail, while one request has been running longer than FlushInterval, while the spool holds
+// points (so they keep their order), and when the queue is half full.
+func (i *Influx) runSpiller() {
+	defer close(i.spillDone)
 
-	var httpErr *http2.Error
-	if errors.As(i.lastErr, &httpErr) && httpErr.RetryAfter > 0 {
-		wait = max(wait, time.Duration(httpErr.RetryAfter)*time.Second)
+	ticker := time.NewTicker(i.cfg.FlushInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-i.stop:
+			return
+		case <-i.spillWake:
+			i.spill()
+		case <-ticker.C:
+			if i.shouldSpill() {
+				i.spill()
+			}
+		}
 	}
-	return min(wait, i.cfg.RetryMax)
+}
+
+func (i *Influx) shouldSpill() bool {
+	if i.failing.Load() {
+		return true
+	}
+	if started := i.requestStarted.Load(); started != 0 && time.Since(time.Unix(0, started)) > i.cfg.FlushInterval {
+		return true
+	}
+	return i.spool.Pending() > 0
+}
+
+// spill moves everything queued to the spool in batches of BatchSize.
+func (i *Influx) spill() {
+	for {
+		i.mu.Lock()
+		batch := i.queue.take(i.cfg.BatchSize, nil)
+		i.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+
+		unspooled := i.spoolBatch(batch)
+		if len(unspooled) > 0 {
+			i.dropUnspooled(unspooled)
+			return
+		}
+	}
 }

@@ -79,9 +79,19 @@ func (f jsonFloat) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// WriteAnomaly writes a as one JSON line.
-func (s *jsonLines) WriteAnomaly(a detector.Anomaly) {
-	line := anomalyJSON{
+// AnomalyJSON encodes a as the JSON object that NewJSONLines writes, without the newline.
+func AnomalyJSON(a detector.Anomaly) ([]byte, error) {
+	var buf bytes.Buffer
+	encoder := json.NewEncoder(&buf)
+	encoder.SetEscapeHTML(false)
+	if err := encoder.Encode(newAnomalyJSON(a)); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func newAnomalyJSON(a detector.Anomaly) anomalyJSON {
+	return anomalyJSON{
 		Time:      a.Time.UTC().Format(time.RFC3339Nano),
 		Gateway:   a.Gateway,
 		Rule:      a.Rule,
@@ -95,6 +105,11 @@ func (s *jsonLines) WriteAnomaly(a detector.Anomaly) {
 		Src:       a.Src,
 		Dst:       a.Dst,
 	}
+}
+
+// WriteAnomaly writes a as one JSON line.
+func (s *jsonLines) WriteAnomaly(a detector.Anomaly) {
+	line := newAnomalyJSON(a)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

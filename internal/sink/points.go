@@ -44,6 +44,7 @@ func trafficLine(p detector.TrafficPoint) (string, error) {
 	lb.floatField("packets_per_s", p.PacketsPerS)
 	lb.floatField("drops_per_s", p.DropsPerS)
 	lb.floatField("out_in_ratio", p.OutInRatio)
+	lb.bandFields(p.Baseline)
 	return lb.line(p.Time)
 }
 
@@ -64,6 +65,24 @@ func pluginLine(p PluginStats) (string, error) {
 	lb.intField("rule_reloads", p.RuleReloads)
 	lb.intField("rule_reload_failures", p.RuleReloadFailures)
 	lb.intField("evictions", p.Evictions)
+	lb.intField("rules_loaded", p.RulesLoaded)
+	lb.intField("chunks_retried", p.ChunksRetried)
+	lb.intField("points_rejected", p.PointsRejected)
+	lb.intField("points_queued", p.PointsQueued)
+	lb.intField("points_spooled", p.PointsSpooled)
+	lb.intField("spool_bytes", p.SpoolBytes)
+	lb.floatField("spool_oldest_age_s", p.SpoolOldestAge.Seconds())
+	for kind, count := range p.WriteErrorKinds {
+		lb.intField("write_errors_"+ErrorKind(kind).String(), count)
+	}
+	lb.intField("webhook_sent", p.WebhookSent)
+	lb.intField("webhook_failed", p.WebhookFailed)
+	lb.intField("webhook_dropped", p.WebhookDropped)
+	lb.intField("blocklist_entries", p.BlocklistEntries)
+	lb.intField("flushes", p.Flushes)
+	lb.intField("flush_p50_us", uint64(p.FlushP50.Microseconds()))
+	lb.intField("flush_p99_us", uint64(p.FlushP99.Microseconds()))
+	lb.intField("flush_max_us", uint64(p.FlushMax.Microseconds()))
 
 	// Reasons that differ only in the replaced characters share one field, so their counts add up.
 	reasonCounts := make(map[string]uint64, len(p.SkipReasons))

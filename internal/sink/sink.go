@@ -44,6 +44,25 @@ type PluginStats struct {
 	RuleReloads        uint64 // successful rule reloads
 	RuleReloadFailures uint64 // rule reloads rejected because a rule file was invalid
 	Evictions          uint64 // window or baseline entries evicted to stay within memory limits
+	RulesLoaded        uint64 // rules in the rule set in force
+	ChunksRetried      uint64 // chunks returned to Fluent Bit with FLB_RETRY because the spool and queue were full
+
+	PointsRejected   uint64                // points InfluxDB rejected as invalid (a field type conflict)
+	PointsQueued     uint64                // points waiting in memory
+	PointsSpooled    uint64                // points waiting in the disk spool
+	SpoolBytes       uint64                // size of the spool's files
+	SpoolOldestAge   time.Duration         // age of the oldest spooled point; 0 when the spool is empty
+	WriteErrorKinds  [NumErrorKinds]uint64 // WriteErrors by ErrorKind, written as write_errors_<kind>
+	WebhookSent      uint64                // anomalies the webhook receiver accepted
+	WebhookFailed    uint64                // anomalies the webhook gave up on after retries
+	WebhookDropped   uint64                // anomalies not sent: webhook queue full or rate limit reached
+	BlocklistEntries uint64                // addresses on the blocklist
+
+	// Flushes counts the plugin's flushes since the previous point, and FlushP50, FlushP99 and
+	// FlushMax are their durations' quantiles over that interval (written in microseconds). The
+	// quantiles are estimates above 4096 flushes per interval.
+	Flushes                      uint64
+	FlushP50, FlushP99, FlushMax time.Duration
 
 	// SkipReasons splits Skipped by reason. Each entry is written as the field
 	// "skipped_<reason>", with the reason lower-cased and every character other than a-z, 0-9

@@ -19,9 +19,10 @@
  * instances are shut down. Result lines go to stdout, each starting with "host ":
  *   host register rc=0 type=2 proxy=11 name=natwatch
  *   host init 0 rc=1
- *   host flush step=0 instance=0 thread=0 call=0 rc=1
+ *   host flush step=0 instance=0 thread=0 call=0 rc=1 us=184
  *   host exit 0 rc=1
  *   host done
+ * us is the flush call's duration in microseconds on CLOCK_MONOTONIC, measured around the call.
  * The exit status is 0 when every step ran, whatever the plugin returned, 1 when the plugin could
  * not be loaded or registered, and 2 for a usage error.
  */
@@ -113,8 +114,15 @@ struct flush_thread {
     const char *data;
     size_t size;
     pthread_barrier_t *start;
+    long *us; /* one duration in microseconds per call, step->repeat entries */
     int rc[]; /* one return code per call, step->repeat entries */
 };
+
+/* Returns the microseconds from a to b. */
+static long elapsed_us(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000L;
+}
 
 static struct instance instances[MAX_INSTANCES];
 static int ninstances;
@@ -288,6 +296,7 @@ static void *flush_thread_main(void *arg)
     struct flush_thread *t = arg;
     struct step *s = t->step;
     struct instance *ins = &instances[s->instance];
+    struct timespec started, ended;
     int call;
 
     pthread_barrier_wait(t->start);
@@ -300,12 +309,15 @@ static void *flush_thread_main(void *arg)
         }
         memcpy(data, t->data, t->size);
 
+        clock_gettime(CLOCK_MONOTONIC, &started);
         if (use_ctx) {
             t->rc[call] = plugin.cb_flush_ctx(ins->context->remote_context, data, t->size, tag);
         }
         else {
             t->rc[call] = plugin.cb_flush(data, t->size, tag);
         }
+        clock_gettime(CLOCK_MONOTONIC, &ended);
+        t->us[call] = elapsed_us(&started, &ended);
 
         memset(data, 0xAA, t->size);
         memset(tag, 'X', strlen(tag));
@@ -336,6 +348,10 @@ static void run_flush(int index, struct step *s)
         if (threads[i] == NULL) {
             fail("out of memory", s->file);
         }
+        threads[i]->us = calloc((size_t) s->repeat, sizeof(long));
+        if (threads[i]->us == NULL) {
+            fail("out of memory", s->file);
+        }
         threads[i]->step = s;
         threads[i]->index = i;
         threads[i]->data = data;
@@ -349,9 +365,10 @@ static void run_flush(int index, struct step *s)
     for (i = 0; i < s->threads; i++) {
         pthread_join(ids[i], NULL);
         for (call = 0; call < s->repeat; call++) {
-            printf("host flush step=%d instance=%d thread=%d call=%d rc=%d\n",
-                   index, s->instance, i, call, threads[i]->rc[call]);
+            printf("host flush step=%d instance=%d thread=%d call=%d rc=%d us=%ld\n",
+                   index, s->instance, i, call, threads[i]->rc[call], threads[i]->us[call]);
         }
+        free(threads[i]->us);
         free(threads[i]);
     }
     pthread_barrier_destroy(&start);
