@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -119,7 +120,11 @@ func TestVerticalScan(t *testing.T) {
 				t.Errorf("anomaly time %v, want %v", a.Time, want.Time)
 			}
 			a.Time = want.Time
-			if a != want {
+			if category, _ := a.Labels.Get("category"); category != "scan" || a.Labels.Len() != 1 {
+				t.Errorf("anomaly labels = %v, want category=scan", a.Labels.Map())
+			}
+			want.Labels = a.Labels
+			if !reflect.DeepEqual(a, want) {
 				t.Errorf("anomaly\n%+v\nwant\n%+v", a, want)
 			}
 		})

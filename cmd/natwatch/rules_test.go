@@ -206,3 +206,25 @@ tests:
 		}
 	}
 }
+
+func TestRulesCheckRejectsFileAndEmptyDirectory(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		want string
+	}{
+		{"file", filepath.Join("..", "..", "rules.d", "scans.yaml"), "not a directory"},
+		{"empty directory", t.TempDir(), "no rule files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"rules", "check", tt.path}, nil, &stdout, &stderr); code != 1 {
+				t.Errorf("exit status %d, want 1", code)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, stderr.String())
+			}
+		})
+	}
+}

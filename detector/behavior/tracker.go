@@ -1,7 +1,8 @@
-// Package behavior keeps the special detectors whose results window rules read as variables:
-// C2 beaconing per (internal host, external peer) pair, routing loops, the share of connections
-// that never completed, horizontal scans (one port, many hosts) and slow scans (many ports over
-// 30 minutes). It also fills the local clock and work calendar of both rule environments.
+// Package behavior keeps the special detectors whose results window rules read as variables.
+// They cover C2 beaconing per (internal host, external peer) pair, routing loops, the share of
+// connections that never completed, horizontal scans (one port, many hosts), slow scans (many
+// ports over 30 minutes) and threat-intel matches. The package also fills the local clock and
+// work calendar of both rule environments.
 //
 // A Tracker implements detector.Extension. Its memory is bounded: at most MaxAddresses addresses
 // and MaxPairs beacon pairs, with the least recently seen evicted beyond that.
@@ -33,6 +34,8 @@ const (
 )
 
 // Estimator reports whether sampling scaled any counts in the seconds [from, to).
+//
+// NOTE: nothing implements it yet, because natwatch does not sample records; `estimated` stays false.
 type Estimator interface {
 	Estimated(from, to int64) bool
 }
@@ -56,7 +59,7 @@ type Stats struct {
 	LoopTableOverflows uint64
 }
 
-// features says which detectors the current rules read.
+// features records which detectors the current rules read.
 type features struct {
 	beacon, loop, repeats, handshake, horizontal, slow, threat bool
 }
@@ -277,7 +280,7 @@ func (t *Tracker) Observe(ev *natlog.ConnEvent) {
 	}
 }
 
-// connectionFailed reports whether a connection never completed: a SYN without an answer, no
+// connectionFailed reports whether a connection never completed: a SYN without a reply, no
 // reply at all, a reject, or a reset before any data came back.
 func connectionFailed(ev *natlog.ConnEvent) bool {
 	switch {

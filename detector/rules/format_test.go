@@ -231,7 +231,7 @@ func TestFunctions(t *testing.T) {
 		{`asn(dst_ip) == 64500`, RecordEnv{DstIP: netip.MustParseAddr("198.51.100.1")}, true},
 		{`is_foreign(dst_ip)`, RecordEnv{DstIP: netip.MustParseAddr("198.51.100.1")}, true},
 		{`is_foreign(dst_ip)`, RecordEnv{DstIP: netip.MustParseAddr("203.0.113.1")}, false},
-		{`is_foreign(dst_ip)`, RecordEnv{DstIP: netip.MustParseAddr("10.0.0.1")}, false},  // private, whatever the database says
+		{`is_foreign(dst_ip)`, RecordEnv{DstIP: netip.MustParseAddr("10.0.0.1")}, false},  // private, whatever the database returns
 		{`is_foreign(dst_ip)`, RecordEnv{DstIP: netip.MustParseAddr("192.0.2.1")}, false}, // unknown country
 		{`threat(dst_ip) == "abuse_ch"`, RecordEnv{DstIP: netip.MustParseAddr("198.51.100.66")}, true},
 		{`in_threat_intel(dst_ip)`, RecordEnv{DstIP: netip.MustParseAddr("198.51.100.67")}, false},

@@ -17,7 +17,7 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
-// DB answers country and ASN lookups. A nil *DB answers "" and 0.
+// DB maps addresses to countries and AS numbers. A nil *DB returns "" and 0.
 type DB struct {
 	country   table    // values index countries
 	asn       table    // values are AS numbers

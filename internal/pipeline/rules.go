@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -42,6 +43,14 @@ func LoadRules(dir string, opts rules.Options) (*RuleSource, error) {
 		return loadRulesFS(natwatch.BuiltinRules, "rules.d", BuiltinRulesPath, opts)
 	}
 
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("rules directory %s: not a directory; name the directory that holds the rule files", dir)
+	}
+
 	var files []string
 	for _, pattern := range []string{"*.yaml", "*.yml"} {
 		matches, err := filepath.Glob(filepath.Join(dir, pattern))
@@ -51,6 +60,9 @@ func LoadRules(dir string, opts rules.Options) (*RuleSource, error) {
 		files = append(files, matches...)
 	}
 	slices.Sort(files)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("rules directory %s: no rule files (*.yaml or *.yml)", dir)
+	}
 
 	set, err := opts.LoadDir(dir)
 	if err != nil {

@@ -100,7 +100,7 @@ type Expect struct {
 	Labels    map[string]string `yaml:"labels"`
 }
 
-// Silent says a rule must not fire in a time range; an empty range is the whole case.
+// Silent is a rule that must not fire in a time range. An empty range is the whole case.
 type Silent struct {
 	Rule string `yaml:"rule"`
 	From string `yaml:"from"`

@@ -31,8 +31,8 @@ type Result struct {
 	Diff []string
 }
 
-// RunFile runs every case of a test file. The error is for a file that cannot be read, parsed
-// or whose rules do not load; a failing case is a Result with Passed false.
+// RunFile runs every case of a test file. It returns an error when the file cannot be read or
+// parsed or its rules do not load. A failing case is a Result with Passed false.
 func RunFile(path string) ([]Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
