@@ -88,7 +88,13 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	replayErr := replaySources(p, sources, reference)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A long replay may leave many points to send, so Close gets more time than the plugin's
+	// Shutdown_Timeout, unless InfluxDB rejected every write for a reason no retry fixes.
+	closeTimeout := 30 * time.Second
+	if p.WriteBlocked() {
+		closeTimeout = cfg.ShutdownTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	closeErr := p.Close(ctx)
 

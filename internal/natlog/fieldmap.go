@@ -119,7 +119,7 @@ func init() {
 		"network.packets")
 	add(fieldAction, "action", "decision", "disposition", "verdict", "fw_action", "policy_action")
 	add(fieldGateway, "gateway", "gateway_name", "hostname", "host", "devname", "device_name",
-		"dvc", "observer.name")
+		"dvc", "observer.name", "_hostname", "syslog_hostname")
 	add(fieldTime, "time", "timestamp", "@timestamp", "ts", "eventtime", "event_time")
 	add(fieldDuration, "duration", "elapsed", "elapsed_time", "session_duration", "conn_duration")
 

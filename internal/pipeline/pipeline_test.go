@@ -240,3 +240,28 @@ func TestLiveClampsFutureTimes(t *testing.T) {
 		t.Errorf("the scan after a far-future record was not detected:\n%s", out.String())
 	}
 }
+
+func TestFlushJournaldRecordGateway(t *testing.T) {
+	p, out := newTestPipeline(t, map[string]string{"Time_Zone": "UTC"})
+	start := time.Date(2026, 3, 14, 1, 0, 0, 0, time.UTC)
+
+	var data []byte
+	for i := range 60 {
+		at := start.Add(time.Duration(i) * 100 * time.Millisecond)
+		data = chunk.AppendEventV2(data, at, map[string]any{
+			"MESSAGE":           iptablesLine("198.51.100.61", i+1),
+			"_HOSTNAME":         "jd-gw9",
+			"_TRANSPORT":        "kernel",
+			"SYSLOG_IDENTIFIER": "kernel",
+		})
+	}
+	if err := p.Flush(data, "gw.journal"); err != nil {
+		t.Fatal(err)
+	}
+	p.Close(context.Background())
+
+	want := `"gateway":"jd-gw9","rule":"port_scan_vertical"`
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %s:\n%s", want, out.String())
+	}
+}
