@@ -259,18 +259,27 @@ func (t *Tracker) Observe(ev *natlog.ConnEvent) {
 		return
 	}
 
+	// The source's state is looked up once: map lookups keyed by address dominate this method.
+	var src *addrState
 	if on.handshake {
 		failed := connectionFailed(ev)
-		t.addr(ev.Src, sec).handshakeAs(true).add(sec, failed)
+		src = t.addr(ev.Src, sec)
+		src.handshakeAs(true).add(sec, failed)
 		if ev.Dst.IsValid() {
+			evictions := t.stats.AddressEvictions
 			t.addr(ev.Dst, sec).handshakeAs(false).add(sec, failed)
+			if t.stats.AddressEvictions != evictions {
+				src = nil // the source may have been evicted to make room for the destination
+			}
 		}
 	}
 	if on.beacon && ev.Direction == natlog.DirectionOutbound && ev.Dst.IsValid() {
 		t.observeBeacon(ev, sec)
 	}
 	if (on.horizontal || on.slow) && ev.DstPort != 0 && ev.Dst.IsValid() {
-		src := t.addr(ev.Src, sec)
+		if src == nil {
+			src = t.addr(ev.Src, sec)
+		}
 		if on.horizontal {
 			src.addScanHost(ev.DstPort, ev.Dst, sec)
 		}

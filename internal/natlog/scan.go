@@ -244,15 +244,50 @@ func containsFoldASCII(b []byte, upper string) bool {
 // "nft drop: ". DROP, BLOCK and DENY mean drop, REJECT means reject, ACCEPT, ALLOW and PERMIT
 // mean accept, in any letter case. A prefix naming none of them gives ActionUnknown.
 func actionFromText(b []byte) Action {
+	drop, accept := false, false
+	for i := range b {
+		switch upperASCII(b[i]) {
+		case 'R':
+			if hasPrefixFoldASCII(b[i:], "REJECT") {
+				return ActionReject
+			}
+		case 'D':
+			drop = drop || hasPrefixFoldASCII(b[i:], "DROP") || hasPrefixFoldASCII(b[i:], "DENY")
+		case 'B':
+			drop = drop || hasPrefixFoldASCII(b[i:], "BLOCK")
+		case 'A':
+			accept = accept || hasPrefixFoldASCII(b[i:], "ACCEPT") || hasPrefixFoldASCII(b[i:], "ALLOW")
+		case 'P':
+			accept = accept || hasPrefixFoldASCII(b[i:], "PERMIT")
+		}
+	}
 	switch {
-	case containsFoldASCII(b, "REJECT"):
-		return ActionReject
-	case containsFoldASCII(b, "DROP"), containsFoldASCII(b, "BLOCK"), containsFoldASCII(b, "DENY"):
+	case drop:
 		return ActionDrop
-	case containsFoldASCII(b, "ACCEPT"), containsFoldASCII(b, "ALLOW"), containsFoldASCII(b, "PERMIT"):
+	case accept:
 		return ActionAccept
 	}
 	return ActionUnknown
+}
+
+func upperASCII(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+// hasPrefixFoldASCII reports whether b starts with upper, comparing ASCII letters in any case.
+func hasPrefixFoldASCII(b []byte, upper string) bool {
+	if len(b) < len(upper) {
+		return false
+	}
+	for j := range len(upper) {
+		if upperASCII(b[j]) != upper[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // cutAtNUL returns line up to its first NUL byte. Some syslog relays keep the C string
