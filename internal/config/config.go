@@ -54,7 +54,7 @@ const DefaultInternalNetworks = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/
 
 // Keys lists every key natwatch accepts, in the order the docs show them.
 var Keys = append([]Key{
-	{Name: "Rules_Path", Help: "directory of rule files (*.yaml); empty uses the built-in rule pack",
+	{Name: "Rules_Path", Help: "directory of rule files (*.yaml, *.yml), reloaded on change; empty uses the built-in rule pack",
 		apply: func(c *Config, v string) error { c.RulesPath = v; return nil }},
 	{Name: "InfluxDB_URL", Help: "InfluxDB base URL, such as http://127.0.0.1:8086; empty disables InfluxDB",
 		apply: applyInfluxURL},
@@ -78,7 +78,7 @@ var Keys = append([]Key{
 		apply: applyAnomalyStdout},
 	{Name: "Max_Sources", Default: "1000000", Help: "maximum number of source addresses tracked at once; the least recently seen is evicted",
 		apply: applyMaxSources},
-	{Name: "Tick_Interval", Default: "1s", Help: "how often window rules run and traffic points are written",
+	{Name: "Tick_Interval", Default: "1s", Help: "how often window rules run and traffic points are written: whole seconds from 1s to 60s",
 		apply: applyTickInterval},
 }, slices.Concat(detectionKeys, deliveryKeys, baselineKeys)...)
 

@@ -66,6 +66,8 @@ type anomalyJSON struct {
 	Summary   string    `json:"summary"`
 	Src       string    `json:"src"`
 	Dst       string    `json:"dst"`
+
+	Labels map[string]string `json:"labels,omitempty"` // the rule's static labels
 }
 
 // jsonFloat is a float64 that marshals NaN and ±Inf as null, which encoding/json rejects.
@@ -104,6 +106,7 @@ func newAnomalyJSON(a detector.Anomaly) anomalyJSON {
 		Summary:   a.Summary,
 		Src:       a.Src,
 		Dst:       a.Dst,
+		Labels:    a.Labels.Map(),
 	}
 }
 

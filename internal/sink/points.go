@@ -23,6 +23,10 @@ func anomalyLine(a detector.Anomaly) (string, error) {
 	lb.tag("rule", a.Rule)
 	lb.tag("severity", a.Severity)
 	lb.tag("state", a.State)
+	for i := range a.Labels.Len() {
+		name, value := a.Labels.At(i)
+		lb.tag(name, value) // label names exclude the tag and field names above, checked at rule load
+	}
 
 	lb.stringField("key", a.Key)
 	lb.floatField("value", a.Value)
