@@ -89,9 +89,10 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	replayErr := replaySources(p, sources, reference)
 
 	// A long replay may leave many points to send, so Close gets more time than the plugin's
-	// Shutdown_Timeout, unless InfluxDB rejected every write for a reason no retry fixes.
+	// Shutdown_Timeout, unless the points are safe in a spool or InfluxDB rejected every write
+	// for a reason no retry fixes.
 	closeTimeout := 30 * time.Second
-	if p.WriteBlocked() {
+	if cfg.SpoolDir != "" || p.WriteBlocked() {
 		closeTimeout = cfg.ShutdownTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
