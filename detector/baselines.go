@@ -161,13 +161,13 @@ func (e *Engine) rollSlot(t int64) {
 }
 
 // countHost adds a record to the counters and meter of its internal host.
-func (e *Engine) countHost(addr netip.Addr, sec int64, gwID uint32, isConn, isSYN, isDrop bool, bytes, packets, out, in uint64) {
+func (e *Engine) countHost(addr netip.Addr, sec int64, gwID uint32, counts *recordCounts) {
 	h, created := e.hosts.touch(addr, sec)
 	if created {
 		h.series.Prepare(e.slot, &e.baseCfg)
 	}
 	h.gateway = gwID
-	h.tick.count(isConn, isSYN, isDrop, bytes, packets, out, in)
+	h.tick.count(counts)
 	e.hosts.markDirty(h)
 }
 

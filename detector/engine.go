@@ -15,6 +15,7 @@ import (
 	"github.com/natwatch/natwatch/detector/baseline"
 	"github.com/natwatch/natwatch/detector/meter"
 	"github.com/natwatch/natwatch/detector/rules"
+	"github.com/natwatch/natwatch/detector/sampling"
 	"github.com/natwatch/natwatch/internal/natlog"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	OnTraffic    func(TrafficPoint)
 	Extension    Extension // optional: clock, work calendar and behavior variables for rules
 
+	// Sampler keeps a share of the connections of high-volume record classes; nil keeps every
+	// record. Kept records count Weight times in the meters, traffic points and baselines.
+	Sampler *sampling.Sampler
+
 	// Location is the time zone of the baselines' 15-minute slots; nil means UTC.
 	Location *time.Location
 	// Baseline sets how baselines are computed; the zero value is the median and MAD with k = 3.
@@ -56,6 +61,9 @@ type EngineStats struct {
 	LateEvents  uint64 // records older than the engine clock, counted into its current second
 	LateDropped uint64 // records more than the longest window late, left out of the meters
 	InvalidTime uint64 // records whose time is zero or outside 1970–2106, ignored
+
+	SampledOut        uint64            // records dropped by sampling
+	SampledOutByClass map[string]uint64 `json:",omitempty"` // SampledOut per sampling class; nil without sampling
 
 	Sources      int // source addresses tracked
 	Destinations int // destination addresses tracked
@@ -298,7 +306,8 @@ func configureMeter[K comparable](m *meter.Meter[K], cfg *meter.Config) *meter.M
 
 // Observe counts one event into the meters, evaluates the record rules it can match, and runs
 // the ticks that the event's time passes. Events older than the clock count into the clock's
-// current second, unless they are more than the longest window late.
+// current second, unless they are more than the longest window late. With a Sampler, Observe
+// sets ev.Weight, and an event that sampling drops still moves the clock but is not counted.
 func (e *Engine) Observe(ev *natlog.ConnEvent) {
 	e.stats.Events++
 
@@ -319,6 +328,14 @@ func (e *Engine) Observe(ev *natlog.ConnEvent) {
 		sec = e.clock
 	}
 
+	if e.cfg.Sampler != nil {
+		weight, keep := e.cfg.Sampler.Decide(ev)
+		if !keep {
+			e.stats.SampledOut++
+			return
+		}
+		ev.Weight = weight
+	}
 	if meters {
 		e.count(ev, sec)
 	}
@@ -392,22 +409,18 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 	isConn := countsAsConnection(ev, gw)
 	isDrop := isConn && (ev.Action == natlog.ActionDrop || ev.Action == natlog.ActionReject)
 
-	var bytes, packets uint64
-	if ev.Counters != natlog.CountersNone {
-		bytes, packets = ev.Bytes(), ev.Packets()
-	}
 	dir := ev.Direction
 	if int(dir) >= directionCount {
 		dir = natlog.DirectionUnknown
 	}
 	isSYN := isConn && ev.SYNOnly()
-	out, in := directionBytes(ev, dir)
-	gw.traffic[dir].count(isConn, isSYN, isDrop, bytes, packets, out, in)
+	counts := weighedCounts(ev, dir, isConn, isSYN, isDrop)
+	gw.traffic[dir].count(&counts)
 	e.lastData = sec
 
 	hostAddr := internalHost(ev, dir)
 	if hostAddr.IsValid() {
-		e.countHost(hostAddr, sec, gwID, isConn, isSYN, isDrop, bytes, packets, out, in)
+		e.countHost(hostAddr, sec, gwID, &counts)
 	}
 
 	if e.src == nil && e.dst == nil && e.gw == nil && e.gwDir == nil && e.host == nil {
@@ -417,22 +430,17 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 	*s = meter.Sample{
 		Second:     uint32(sec),
 		Gateway:    gwID,
-		Bytes:      bytes,
-		Packets:    packets,
-		OutBytes:   out,
+		Conns:      uint32(counts.conns),
+		SYN:        uint32(counts.syn),
+		Drops:      uint32(counts.drops),
+		Bytes:      counts.bytes,
+		Packets:    counts.packets,
+		OutBytes:   counts.out,
 		DstPort:    ev.DstPort,
 		HasDstPort: ev.DstPort != 0,
 		Src:        ev.Src,
 		Dst:        ev.Dst,
-	}
-	if isConn {
-		s.Conns = 1
-		if isSYN {
-			s.SYN = 1
-		}
-	}
-	if isDrop {
-		s.Drops = 1
+		Sampled:    ev.Weight > 1,
 	}
 
 	if e.src != nil && ev.Src.IsValid() {
@@ -450,6 +458,29 @@ func (e *Engine) count(ev *natlog.ConnEvent, sec int64) {
 	if e.host != nil && hostAddr.IsValid() {
 		e.host.Add(hostAddr, s)
 	}
+}
+
+// weighedCounts returns what ev adds to the counters: one connection, SYN or drop as flagged,
+// and the record's bytes and packets, each multiplied by the record's sampling weight.
+func weighedCounts(ev *natlog.ConnEvent, dir natlog.Direction, isConn, isSYN, isDrop bool) recordCounts {
+	weight := uint64(max(ev.Weight, 1))
+	var c recordCounts
+	if isConn {
+		c.conns = weight
+	}
+	if isSYN {
+		c.syn = weight
+	}
+	if isDrop {
+		c.drops = weight
+	}
+	if ev.Counters != natlog.CountersNone {
+		c.bytes = ev.Bytes() * weight
+		c.packets = ev.Packets() * weight
+	}
+	out, in := directionBytes(ev, dir)
+	c.out, c.in = out*weight, in*weight
+	return c
 }
 
 // countsAsConnection reports whether ev stands for a new connection. Start, packet and
@@ -595,6 +626,9 @@ func (e *Engine) Stats() EngineStats {
 	s.Evictions = e.evictions()
 	s.Hosts = len(e.hosts.index)
 	s.HostsExpired = e.hosts.expired
+	if e.cfg.Sampler != nil {
+		s.SampledOutByClass = e.cfg.Sampler.Dropped()
+	}
 	return s
 }
 

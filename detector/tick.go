@@ -154,15 +154,16 @@ func (e *Engine) evaluateOne(rs *ruleState, ws *windowRules, totals meter.Totals
 func (e *Engine) fillWindowEnv(ws *windowRules, totals meter.Totals, key alertKey, gateway, now uint32, by rules.GroupBy) {
 	env := &e.winEnv
 	env.Fill(rules.WindowCounts{
-		Conns:    totals.Conns,
-		Bytes:    totals.Bytes,
-		Packets:  totals.Packets,
-		SYN:      totals.SYN,
-		Drops:    totals.Drops,
-		OutBytes: totals.OutBytes,
-		DstPorts: totals.DstPorts,
-		DstHosts: totals.DstHosts,
-		SrcHosts: totals.SrcHosts,
+		Conns:     totals.Conns,
+		Bytes:     totals.Bytes,
+		Packets:   totals.Packets,
+		SYN:       totals.SYN,
+		Drops:     totals.Drops,
+		OutBytes:  totals.OutBytes,
+		DstPorts:  totals.DstPorts,
+		DstHosts:  totals.DstHosts,
+		SrcHosts:  totals.SrcHosts,
+		Estimated: totals.Estimated,
 	}, time.Duration(ws.seconds)*time.Second, time.Unix(int64(now), 0))
 	env.KeyIP = key.addr
 	env.Gateway = e.gateways.name(gateway)

@@ -95,22 +95,24 @@ func directionBytes(ev *natlog.ConnEvent, dir natlog.Direction) (out, in uint64)
 	return ev.OrigBytes, ev.ReplyBytes
 }
 
+// recordCounts are the counts one record adds to the counters, already multiplied by its
+// sampling weight.
+type recordCounts struct {
+	conns, syn, drops uint64
+	bytes, packets    uint64
+	out, in           uint64 // bytes that left and that entered the internal side
+}
+
 // count adds one record to the counters.
-func (c *trafficCounters) count(isConn, isSYN, isDrop bool, bytes, packets, out, in uint64) {
+func (c *trafficCounters) count(r *recordCounts) {
 	c.seen = true
-	if isConn {
-		c.conns++
-	}
-	if isSYN {
-		c.syn++
-	}
-	if isDrop {
-		c.drops++
-	}
-	c.bytes += bytes
-	c.packets += packets
-	c.outBytes += out
-	c.inBytes += in
+	c.conns += r.conns
+	c.syn += r.syn
+	c.drops += r.drops
+	c.bytes += r.bytes
+	c.packets += r.packets
+	c.outBytes += r.out
+	c.inBytes += r.in
 }
 
 // counts returns the counters as baseline sums.

@@ -33,19 +33,11 @@ const (
 	maxGateways       = 4096
 )
 
-// Estimator reports whether sampling scaled any counts in the seconds [from, to).
-//
-// NOTE: nothing implements it yet, because natwatch does not sample records; `estimated` stays false.
-type Estimator interface {
-	Estimated(from, to int64) bool
-}
-
 // Config sets up a Tracker.
 type Config struct {
 	Calendar     Calendar
 	MaxAddresses int
 	MaxPairs     int
-	Estimator    Estimator // nil: nothing is estimated
 }
 
 // Stats are a Tracker's counters.
@@ -543,9 +535,6 @@ func (t *Tracker) FillRecord(env *rules.RecordEnv, ev *natlog.ConnEvent) {
 func (t *Tracker) FillWindow(env *rules.WindowEnv, by rules.GroupBy, key netip.Addr, now time.Time) {
 	unix := now.Unix()
 	env.Hour, env.Weekday, env.WorkTime = t.clock(unix)
-	if t.cfg.Estimator != nil {
-		env.Estimated = t.cfg.Estimator.Estimated(unix-int64(env.WindowSeconds), unix)
-	}
 	sec := uint32(unix)
 
 	if by == rules.GroupGateway {

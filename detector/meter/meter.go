@@ -50,6 +50,9 @@ type Sample struct {
 	DstPort    uint16
 	HasDstPort bool
 	Src, Dst   netip.Addr
+
+	// Sampled marks a record kept by sampling, whose counts above are scaled estimates.
+	Sampled bool
 }
 
 // Totals are a key's sums over a window.
@@ -57,6 +60,9 @@ type Totals struct {
 	Conns, Bytes, Packets, SYN, Drops uint64
 	OutBytes                          uint64 // the part of Bytes that left the internal side
 	DstPorts, DstHosts, SrcHosts      int
+
+	// Estimated is true when a sampled record falls in the window, so the counts are estimates.
+	Estimated bool
 }
 
 type bucket struct {
@@ -73,6 +79,7 @@ type slot[K comparable] struct {
 	gateway    uint32
 	live       bool
 	dirty      bool
+	sampledAt  uint32 // the second of the latest sampled record; 0 for none
 
 	buckets []bucket // seconds with traffic, oldest first; the live part starts at start
 	start   int
@@ -126,6 +133,9 @@ func (m *Meter[K]) Add(key K, s *Sample) int32 {
 	sl := &m.slots[idx]
 	sl.last = s.Second
 	sl.gateway = s.Gateway
+	if s.Sampled {
+		sl.sampledAt = s.Second
+	}
 	sl.addBucket(s, m.cfg.Retention)
 
 	if m.cfg.DstPorts && s.HasDstPort {
@@ -212,6 +222,9 @@ func (m *Meter[K]) Window(idx int32, now, window uint32) Totals {
 		t.Packets += b.packets
 		t.OutBytes += b.outBytes
 	}
+	// Every sample is earlier than now, as Window requires, so any sampled record lies in [from, now)
+	// exactly when the latest one does.
+	t.Estimated = sl.sampledAt != 0 && sl.sampledAt >= from
 	if m.cfg.DstPorts {
 		t.DstPorts = sl.dstPorts.count(from)
 	}
@@ -315,6 +328,7 @@ func (m *Meter[K]) evict(idx int32) {
 	sl.live = false
 	sl.last = 0
 	sl.gateway = 0
+	sl.sampledAt = 0
 	if cap(sl.buckets) > 64 {
 		sl.buckets = nil
 	} else {

@@ -12,6 +12,9 @@ const snapshotVersion = 1
 
 // Encode appends every key with its buckets and distinct counts to enc, least recently seen
 // first. putKey writes one key.
+//
+// NOTE: the second of a key's latest sampled record is not saved, so windows restored from a
+// snapshot read as not estimated until the next sampled record of the key.
 func (m *Meter[K]) Encode(enc *state.Encoder, putKey func(*state.Encoder, K)) {
 	enc.Uint(snapshotVersion)
 	enc.Uint(uint64(len(m.index)))

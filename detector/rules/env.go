@@ -44,7 +44,8 @@ type RecordEnv struct {
 	Weekday  int     `expr:"weekday"` // 0 = Sunday, in the engine's time zone
 	WorkTime bool    `expr:"work_time"`
 
-	// Estimated is true when the record stands for several sampled records.
+	// Estimated is true when sampling kept the record as one of several connections of its
+	// class (ConnEvent.Weight above 1).
 	Estimated bool `expr:"estimated"`
 }
 
@@ -81,7 +82,7 @@ func (env *RecordEnv) Fill(ev *natlog.ConnEvent) {
 		ICMPCode:     int(ev.ICMPCode),
 		Hour:         utc.Hour(),
 		Weekday:      int(utc.Weekday()),
-		Estimated:    false,
+		Estimated:    ev.Weight > 1,
 	}
 }
 
@@ -114,7 +115,8 @@ type WindowEnv struct {
 	Weekday  int  `expr:"weekday"` // 0 = Sunday, in the engine's time zone
 	WorkTime bool `expr:"work_time"`
 
-	// Estimated is true when sampling was active in the window, so counts are scaled estimates.
+	// Estimated is true when a sampled record of the key falls in the window, so the counts
+	// are scaled estimates.
 	Estimated bool `expr:"estimated"`
 
 	BehaviorEnv
@@ -150,6 +152,7 @@ type WindowCounts struct {
 	Conns, Bytes, Packets, SYN, Drops uint64
 	OutBytes                          uint64 // the part of Bytes that left the internal side
 	DstPorts, DstHosts, SrcHosts      int
+	Estimated                         bool // a sampled record falls in the window
 }
 
 // Fill sets the counts, rates and clock fields of the environment. Key, KeyIP and Gateway are
@@ -183,7 +186,7 @@ func (env *WindowEnv) Fill(c WindowCounts, window time.Duration, now time.Time) 
 	env.Hour = utc.Hour()
 	env.Weekday = int(utc.Weekday())
 	env.WorkTime = false
-	env.Estimated = false
+	env.Estimated = c.Estimated
 	env.BehaviorEnv = BehaviorEnv{}
 	env.fillTraffic(c, divisor)
 }

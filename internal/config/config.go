@@ -39,6 +39,7 @@ type Config struct {
 	Detection // rule functions, behavior detectors and reloads: detection.go
 	Delivery  // spool, shutdown and response actions: delivery.go
 	Baselines // seasonal baselines, host tracking and state snapshots: baseline.go
+	Sampling  // sampling of high-volume record classes: sampling.go
 }
 
 // Key describes one configuration key: its name, default and what it sets.
@@ -80,7 +81,7 @@ var Keys = append([]Key{
 		apply: applyMaxSources},
 	{Name: "Tick_Interval", Default: "1s", Help: "how often window rules run and traffic points are written: whole seconds from 1s to 60s",
 		apply: applyTickInterval},
-}, slices.Concat(detectionKeys, deliveryKeys, baselineKeys)...)
+}, slices.Concat(detectionKeys, deliveryKeys, baselineKeys, samplingKeys)...)
 
 // FromProperties builds a Config by reading every key through get, which returns "" for a key that
 // is not set. It reports every invalid value at once.
@@ -131,7 +132,7 @@ func (c Config) LogAttrs() []slog.Attr {
 		slog.Bool("anomaly_stdout", c.AnomalyStdout),
 		slog.Int("max_sources", c.MaxSources),
 		slog.Duration("tick_interval", c.TickInterval),
-	}, slices.Concat(c.deliveryAttrs(), c.baselineAttrs())...)
+	}, slices.Concat(c.deliveryAttrs(), c.baselineAttrs(), c.samplingAttrs())...)
 }
 
 func applyInfluxURL(c *Config, v string) error {

@@ -230,6 +230,10 @@ type ConnEvent struct {
 	ICMPType, ICMPCode uint8
 	HasICMP            bool
 
+	// Weight is the number of connections the record represents after sampling kept it as one
+	// of Weight. 0 and 1 mean the record was not sampled.
+	Weight uint16
+
 	// Raw is the original log line or the record's msgpack map, valid only until the next record.
 	// Rules reach fields that ConnEvent does not name through it.
 	Raw     []byte

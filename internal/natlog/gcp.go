@@ -178,11 +178,7 @@ func gcpConnection(conn jsonValue, ev *ConnEvent) *SkipError {
 		case "nat_port":
 			err = gcpPort(&ev.NATSrcPort, "nat_port", val)
 		case "protocol":
-			n, present, ok := jsonUint(val)
-			if present && (!ok || n > 255) {
-				return Skip(gcpFormat, ReasonBadNumber, "protocol", val.raw)
-			}
-			ev.Proto = Proto(n)
+			err = gcpProto(&ev.Proto, val)
 		}
 		if err != nil {
 			return err
@@ -201,6 +197,23 @@ func gcpConnection(conn jsonValue, ev *ConnEvent) *SkipError {
 	if ev.Proto == ProtoICMP || ev.Proto == ProtoICMPv6 {
 		ev.SrcPort, ev.DstPort = 0, 0
 	}
+	return nil
+}
+
+// gcpProto reads connection.protocol: an IANA number in exported entries, or a name such as
+// "tcp", which the Cloud NAT logging page prints in its examples.
+func gcpProto(dst *Proto, val jsonValue) *SkipError {
+	if val.kind == jsonString {
+		if p, ok := protoByName(val.raw); ok {
+			*dst = p
+			return nil
+		}
+	}
+	n, present, ok := jsonUint(val)
+	if present && (!ok || n > 255) {
+		return Skip(gcpFormat, ReasonBadNumber, "protocol", val.raw)
+	}
+	*dst = Proto(n)
 	return nil
 }
 

@@ -309,7 +309,9 @@ func parseUlogdFlowTuple(b []byte, t *ulogdTuple, ev *ConnEvent, orig bool) *Ski
 			if !ok {
 				return Skip(ulogdFormat, ReasonBadNumber, string(key), value)
 			}
-			if orig && key[0] == 'T' {
+			// printflow.c in ulogd2 prints icmp.code after TYPE= and icmp.type after CODE=, so
+			// an echo request reads TYPE=0 CODE=8.
+			if orig && key[0] == 'C' {
 				ev.ICMPType, ev.HasICMP = n, true
 			} else if orig {
 				ev.ICMPCode = n

@@ -16,6 +16,7 @@ import (
 
 	"github.com/natwatch/natwatch/detector"
 	"github.com/natwatch/natwatch/detector/baseline"
+	"github.com/natwatch/natwatch/detector/sampling"
 	"github.com/natwatch/natwatch/internal/chunk"
 	"github.com/natwatch/natwatch/internal/config"
 	"github.com/natwatch/natwatch/internal/natlog"
@@ -167,6 +168,11 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 		OnAnomaly:    out.WriteAnomaly,
 		OnTraffic:    out.WriteTraffic,
 		Extension:    detect.tracker,
+		Sampler: sampling.New(sampling.Config{
+			Classes:     cfg.SampleRates,
+			FullCapture: cfg.SampleFullCapture,
+			Location:    cfg.Location,
+		}),
 
 		Location:      cfg.Location,
 		Baseline:      baseline.Config{Method: cfg.BaselineMethod, K: cfg.BaselineK},
@@ -179,6 +185,9 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 	}
 
 	logger.Info("rules loaded", "path", ruleSource.Path, "files", len(ruleSource.Files), "rules", ruleSource.Set.Len())
+	for _, warning := range cfg.SampleWarnings {
+		logger.Warn("Sample_Rates: "+warning, "key", "Sample_Rates")
+	}
 	p.restoreState()
 	detect.log(logger)
 	if opts.Live {
@@ -455,6 +464,12 @@ func (p *Pipeline) pluginStats(now time.Time) sink.PluginStats {
 		FlushPanics: stats.Panics,
 		Evictions:   stats.Detector.Evictions,
 		SkipReasons: stats.Normalizer.Skipped,
+
+		ParsedFormats:  stats.Normalizer.Parsed,
+		SkippedFormats: stats.Normalizer.SkippedByFormat,
+
+		SampledOut:        stats.Detector.SampledOut,
+		SampledOutClasses: stats.Detector.SampledOutByClass,
 
 		RuleReloads:        p.detect.ruleReloads.Load(),
 		RuleReloadFailures: p.detect.ruleReloadFailures.Load(),

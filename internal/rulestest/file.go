@@ -39,6 +39,9 @@ type Config struct {
 	ThreatIntel []string `yaml:"threat_intel"`
 	// ThreatIntelDir is a feed directory, relative to the test file.
 	ThreatIntelDir string `yaml:"threat_intel_dir"`
+	// SampleRates and SampleFullCapture are the Sample_Rates and Sample_Full_Capture keys.
+	SampleRates       string `yaml:"sample_rates"`
+	SampleFullCapture string `yaml:"sample_full_capture"`
 }
 
 // GeoEntry is the country and ASN of a prefix.

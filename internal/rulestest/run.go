@@ -15,6 +15,7 @@ import (
 	"github.com/natwatch/natwatch/detector"
 	"github.com/natwatch/natwatch/detector/behavior"
 	"github.com/natwatch/natwatch/detector/rules"
+	"github.com/natwatch/natwatch/detector/sampling"
 	"github.com/natwatch/natwatch/internal/chunk"
 	"github.com/natwatch/natwatch/internal/geo"
 	"github.com/natwatch/natwatch/internal/intel"
@@ -213,6 +214,20 @@ func (c *Config) location() (*time.Location, error) {
 	return time.LoadLocation(c.TimeZone)
 }
 
+// sampler returns the sampler of sample_rates and sample_full_capture, nil when nothing is
+// sampled.
+func (c *Config) sampler(loc *time.Location) (*sampling.Sampler, error) {
+	classes, _, err := sampling.ParseRates(c.SampleRates)
+	if err != nil {
+		return nil, fmt.Errorf("sample_rates: %w", err)
+	}
+	windows, err := sampling.ParseFullCapture(c.SampleFullCapture)
+	if err != nil {
+		return nil, fmt.Errorf("sample_full_capture: %w", err)
+	}
+	return sampling.New(sampling.Config{Classes: classes, FullCapture: windows, Location: loc}), nil
+}
+
 func (c *Config) calendar(loc *time.Location) (behavior.Calendar, error) {
 	cal := behavior.DefaultCalendar()
 	cal.Location = loc
@@ -261,11 +276,17 @@ func runCase(cfg *Config, set *rules.Set, c Case) []string {
 		return []string{"config: " + err.Error()}
 	}
 
+	sampler, err := cfg.sampler(loc)
+	if err != nil {
+		return []string{"config: " + err.Error()}
+	}
+
 	var got []detector.Anomaly
 	engine, err := detector.New(detector.Config{
 		Rules:     set,
 		Extension: behavior.New(behavior.Config{Calendar: cal}),
 		OnAnomaly: func(a detector.Anomaly) { got = append(got, a) },
+		Sampler:   sampler,
 	})
 	if err != nil {
 		return []string{err.Error()}

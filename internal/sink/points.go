@@ -101,15 +101,69 @@ func pluginLine(p PluginStats) (string, error) {
 	for _, field := range fields {
 		lb.intField(field, reasonCounts[field])
 	}
+	formatFields(lb, p)
+	sampledOutFields(lb, p)
 	return lb.line(p.Time)
+}
+
+// formatFields adds a parsed_<format> field per format with events and a
+// skipped_<format>_<reason> field per format and reason with skips, each group sorted by name.
+func formatFields(lb *lineBuilder, p PluginStats) {
+	parsed := make(map[string]uint64, len(p.ParsedFormats))
+	for format, count := range p.ParsedFormats {
+		parsed[fieldName("parsed_", format)] += count
+	}
+	skipped := make(map[string]uint64)
+	for format, reasons := range p.SkippedFormats {
+		for reason, count := range reasons {
+			skipped[fieldName("skipped_", format+"_"+reason)] += count
+		}
+	}
+	for _, counts := range []map[string]uint64{parsed, skipped} {
+		fields := make([]string, 0, len(counts))
+		for field := range counts {
+			fields = append(fields, field)
+		}
+		sort.Strings(fields)
+		for _, field := range fields {
+			lb.intField(field, counts[field])
+		}
+	}
+}
+
+// sampledOutFields adds sampled_out and a sampled_out_<class> field per sampling class, when
+// sampling is configured.
+func sampledOutFields(lb *lineBuilder, p PluginStats) {
+	if p.SampledOutClasses == nil {
+		return
+	}
+	lb.intField("sampled_out", p.SampledOut)
+	classCounts := make(map[string]uint64, len(p.SampledOutClasses))
+	for class, count := range p.SampledOutClasses {
+		classCounts[fieldName("sampled_out_", class)] += count
+	}
+	fields := make([]string, 0, len(classCounts))
+	for field := range classCounts {
+		fields = append(fields, field)
+	}
+	sort.Strings(fields)
+	for _, field := range fields {
+		lb.intField(field, classCounts[field])
+	}
 }
 
 // SkipReasonField returns the natwatch_plugin field name for a skip reason: "skipped_" and the
 // reason lower-cased, with every character other than a-z, 0-9 and _ replaced by _.
 func SkipReasonField(reason string) string {
+	return fieldName("skipped_", reason)
+}
+
+// fieldName returns prefix and name lower-cased, with every character other than a-z, 0-9 and _
+// replaced by _.
+func fieldName(prefix, name string) string {
 	var b strings.Builder
-	b.WriteString("skipped_")
-	for _, r := range strings.ToLower(reason) {
+	b.WriteString(prefix)
+	for _, r := range strings.ToLower(name) {
 		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
 			b.WriteRune(r)
 		} else {

@@ -94,8 +94,13 @@ func TestPluginLine(t *testing.T) {
 		Time: pointTime, Gateway: "gw1", Instance: "natwatch.0",
 		RecordsIn: 1000, Parsed: 990, Skipped: 10, Anomalies: 3, PointsWritten: 50,
 		PointsDropped: 2, WriteErrors: 1, FlushPanics: 0, RuleReloads: 4, RuleReloadFailures: 1,
-		Evictions:   math.MaxUint64,
-		SkipReasons: map[string]uint64{"no_match": 7, "Bad-Format": 2, "bad format": 1},
+		Evictions:     math.MaxUint64,
+		SkipReasons:   map[string]uint64{"no_match": 7, "Bad-Format": 2, "bad format": 1},
+		ParsedFormats: map[string]uint64{"iptables": 900, "asa": 90},
+		SkippedFormats: map[string]map[string]uint64{
+			"iptables": {"no_match": 7},
+			"unknown":  {"Bad-Format": 2, "bad format": 1},
+		},
 
 		RulesLoaded: 12, ChunksRetried: 5, PointsRejected: 1, PointsQueued: 20, PointsSpooled: 300,
 		SpoolBytes: 4096, SpoolOldestAge: 1500 * time.Millisecond,
@@ -107,7 +112,7 @@ func TestPluginLine(t *testing.T) {
 		t.Fatalf("pluginLine: %v", err)
 	}
 
-	want := `natwatch_plugin,gateway=gw1,instance=natwatch.0 records_in=1000i,parsed=990i,skipped=10i,anomalies=3i,points_written=50i,points_dropped=2i,write_errors=1i,flush_panics=0i,rule_reloads=4i,rule_reload_failures=1i,evictions=9223372036854775807i,rules_loaded=12i,chunks_retried=5i,points_rejected=1i,points_queued=20i,points_spooled=300i,spool_bytes=4096i,spool_oldest_age_s=1.5,write_errors_network=1i,write_errors_auth=0i,write_errors_not_found=0i,write_errors_bad_request=0i,write_errors_throttled=0i,write_errors_server=0i,webhook_sent=2i,webhook_failed=1i,webhook_dropped=3i,blocklist_entries=4i,flushes=9i,flush_p50_us=40i,flush_p99_us=900i,flush_max_us=2000i,skipped_bad_format=3i,skipped_no_match=7i 1714557600123456789`
+	want := `natwatch_plugin,gateway=gw1,instance=natwatch.0 records_in=1000i,parsed=990i,skipped=10i,anomalies=3i,points_written=50i,points_dropped=2i,write_errors=1i,flush_panics=0i,rule_reloads=4i,rule_reload_failures=1i,evictions=9223372036854775807i,rules_loaded=12i,chunks_retried=5i,points_rejected=1i,points_queued=20i,points_spooled=300i,spool_bytes=4096i,spool_oldest_age_s=1.5,write_errors_network=1i,write_errors_auth=0i,write_errors_not_found=0i,write_errors_bad_request=0i,write_errors_throttled=0i,write_errors_server=0i,webhook_sent=2i,webhook_failed=1i,webhook_dropped=3i,blocklist_entries=4i,flushes=9i,flush_p50_us=40i,flush_p99_us=900i,flush_max_us=2000i,skipped_bad_format=3i,skipped_no_match=7i,parsed_asa=90i,parsed_iptables=900i,skipped_iptables_no_match=7i,skipped_unknown_bad_format=3i 1714557600123456789`
 	if got != want {
 		t.Errorf("line:\n%s\nexpected:\n%s", got, want)
 	}

@@ -68,6 +68,20 @@ type PluginStats struct {
 	// "skipped_<reason>", with the reason lower-cased and every character other than a-z, 0-9
 	// and _ replaced by _.
 	SkipReasons map[string]uint64
+
+	// ParsedFormats splits Parsed by log format, written as "parsed_<format>".
+	// SkippedFormats splits Skipped by format and then reason, written as
+	// "skipped_<format>_<reason>". Both hold only non-zero counts, and names are cleaned as for
+	// SkipReasons.
+	ParsedFormats  map[string]uint64
+	SkippedFormats map[string]map[string]uint64
+
+	// SampledOut counts records that sampling dropped, and SampledOutClasses splits it by
+	// sampling class. Both are written only when SampledOutClasses is not nil, that is when
+	// sampling is configured: sampled_out, and sampled_out_<class> with the class name
+	// lower-cased and every character other than a-z, 0-9 and _ replaced by _.
+	SampledOut        uint64
+	SampledOutClasses map[string]uint64
 }
 
 // Multi returns a Sink that passes every write to each of sinks in order.
