@@ -57,28 +57,28 @@ type Config struct {
 
 // EngineStats are the engine's counters since New.
 type EngineStats struct {
-	Events      uint64 // records observed
-	LateEvents  uint64 // records older than the engine clock, counted into its current second
-	LateDropped uint64 // records more than the longest window late, left out of the meters
-	InvalidTime uint64 // records whose time is zero or outside 1970–2106, ignored
+	Events      uint64 `json:"events"`       // records observed
+	LateEvents  uint64 `json:"late_events"`  // records older than the engine clock, counted into its current second
+	LateDropped uint64 `json:"late_dropped"` // records more than the longest window late, left out of the meters
+	InvalidTime uint64 `json:"invalid_time"` // records whose time is zero or outside 1970–2106, ignored
 
-	SampledOut        uint64            // records dropped by sampling
-	SampledOutByClass map[string]uint64 `json:",omitempty"` // SampledOut per sampling class; nil without sampling
+	SampledOut        uint64            `json:"sampled_out"`                    // records dropped by sampling
+	SampledOutByClass map[string]uint64 `json:"sampled_out_by_class,omitempty"` // SampledOut per sampling class; nil without sampling
 
-	Sources      int // source addresses tracked
-	Destinations int // destination addresses tracked
-	Gateways     int
-	Evictions    uint64 // addresses evicted to stay within MaxSources, and hosts within MaxHosts
-	Hosts        int    // internal hosts tracked
-	HostsExpired uint64 // internal hosts dropped after a week without traffic
+	Sources      int    `json:"sources"`      // source addresses tracked
+	Destinations int    `json:"destinations"` // destination addresses tracked
+	Gateways     int    `json:"gateways"`
+	Evictions    uint64 `json:"evictions"`     // addresses evicted to stay within MaxSources, and hosts within MaxHosts
+	Hosts        int    `json:"hosts"`         // internal hosts tracked
+	HostsExpired uint64 `json:"hosts_expired"` // internal hosts dropped after a week without traffic
 
-	AnomaliesFired    uint64 // anomalies in state firing
-	AnomaliesResolved uint64 // anomalies in state resolved
-	Suppressed        uint64 // firing events dropped because a rule tracked MaxSources keys already
-	RecordEvals       uint64 // condition evaluations of record rules
-	WindowEvals       uint64 // condition evaluations of window rules
-	EvalErrors        uint64 // failed evaluations of conditions, values and summaries
-	Ticks             uint64
+	AnomaliesFired    uint64 `json:"anomalies_fired"`    // anomalies in state firing
+	AnomaliesResolved uint64 `json:"anomalies_resolved"` // anomalies in state resolved
+	Suppressed        uint64 `json:"suppressed"`         // firing events dropped because a rule tracked MaxSources keys already
+	RecordEvals       uint64 `json:"record_evals"`       // condition evaluations of record rules
+	WindowEvals       uint64 `json:"window_evals"`       // condition evaluations of window rules
+	EvalErrors        uint64 `json:"eval_errors"`        // failed evaluations of conditions, values and summaries
+	Ticks             uint64 `json:"ticks"`
 }
 
 // Engine runs rules over connection events. It is driven by event time: Observe moves the clock

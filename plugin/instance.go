@@ -80,7 +80,7 @@ func startInstance(getProperty func(key string) string) (inst *instance) {
 	}
 
 	logger := newLogger(id, cfg.LogLevel)
-	pipe, err := pipeline.New(cfg, pipeline.Options{Logger: logger, Live: true})
+	pipe, err := pipeline.New(cfg, pipeline.Options{Logger: logger, Live: true, Instance: id})
 	if err != nil {
 		logger.Error("failed to start, instance not started", "error", oneLine(err))
 		return nil

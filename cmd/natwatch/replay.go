@@ -88,15 +88,16 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	replayErr := replaySources(p, sources, reference)
 
-	// A long replay may leave many points to send, so Close gets more time than the plugin's
-	// Shutdown_Timeout, unless the points are safe in a spool or InfluxDB rejected every write
-	// for a reason no retry fixes.
+	// A long replay may leave many points to send, so Close gets up to 30 s, more than the
+	// plugin's Shutdown_Timeout, unless the points are safe in a spool. After Shutdown_Timeout it
+	// gives up early when InfluxDB has accepted nothing and rejected or missed every write.
 	closeTimeout := 30 * time.Second
-	if cfg.SpoolDir != "" || p.WriteBlocked() {
+	if cfg.SpoolDir != "" {
 		closeTimeout = cfg.ShutdownTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
+	go cancelWhenWritesFail(ctx, cancel, p, cfg.ShutdownTimeout)
 	closeErr := p.Close(ctx)
 
 	stats := p.Stats()
@@ -112,6 +113,30 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// cancelWhenWritesFail calls cancel once grace has passed and every InfluxDB write so far has
+// failed, checking every 100 ms until ctx ends.
+func cancelWhenWritesFail(ctx context.Context, cancel context.CancelFunc, p *pipeline.Pipeline, grace time.Duration) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(grace):
+	}
+
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		if p.WritesFailing() {
+			cancel()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }
 
 // flagName turns a configuration key such as InfluxDB_URL into the flag name influxdb-url.

@@ -132,7 +132,7 @@ func (c Config) LogAttrs() []slog.Attr {
 		slog.Bool("anomaly_stdout", c.AnomalyStdout),
 		slog.Int("max_sources", c.MaxSources),
 		slog.Duration("tick_interval", c.TickInterval),
-	}, slices.Concat(c.deliveryAttrs(), c.baselineAttrs(), c.samplingAttrs())...)
+	}, slices.Concat(c.detectionAttrs(), c.deliveryAttrs(), c.baselineAttrs(), c.samplingAttrs())...)
 }
 
 func applyInfluxURL(c *Config, v string) error {

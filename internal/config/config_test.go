@@ -139,3 +139,53 @@ func TestLogAttrsHideToken(t *testing.T) {
 		}
 	}
 }
+
+// TestLogAttrsNameEveryKey keeps the start-up settings line complete: an operator finds a misspelt
+// key only by its default showing there, since Fluent Bit does not report unknown keys.
+func TestLogAttrsNameEveryKey(t *testing.T) {
+	c, err := FromProperties(properties(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	logged := map[string]bool{}
+	for _, attr := range c.LogAttrs() {
+		logged[attr.Key] = true
+	}
+	for _, key := range Keys {
+		name := strings.ToLower(key.Name)
+		if key.Name == "InfluxDB_Token" {
+			name = "influxdb_token_set"
+		}
+		if !logged[name] {
+			t.Errorf("LogAttrs has no attribute %s for key %s", name, key.Name)
+		}
+	}
+}
+
+func TestSummaryLanguage(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{{"", "en"}, {"zh", "zh"}, {"ZH", "zh"}, {"en", "en"}} {
+		c, err := FromProperties(properties(map[string]string{"Summary_Language": tt.value}))
+		if err != nil {
+			t.Fatalf("Summary_Language=%q: %v", tt.value, err)
+		}
+		if c.SummaryLanguage != tt.want {
+			t.Errorf("Summary_Language=%q gives %q, want %q", tt.value, c.SummaryLanguage, tt.want)
+		}
+	}
+
+	_, err := FromProperties(properties(map[string]string{"Summary_Language": "fr"}))
+	if err == nil || !strings.Contains(err.Error(), `key Summary_Language: invalid value "fr": use en or zh`) {
+		t.Errorf("Summary_Language=fr returned %v", err)
+	}
+}
+
+// TestHelpHasNoBackquotes keeps replay's -h readable: the flag package reads a back-quoted word in
+// a usage string as the name of the flag's value.
+func TestHelpHasNoBackquotes(t *testing.T) {
+	for _, key := range Keys {
+		if strings.Contains(key.Help, "`") {
+			t.Errorf("help of %s contains a back quote: %s", key.Name, key.Help)
+		}
+	}
+}

@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/natwatch/natwatch/detector/behavior"
@@ -19,6 +22,8 @@ type Detection struct {
 	HolidaysFile       string
 
 	ReloadPoll time.Duration // poll interval for rule and feed changes; 0 turns the poll off
+
+	SummaryLanguage string // "en" or "zh": which summary text anomalies carry
 }
 
 var detectionKeys = []Key{
@@ -34,6 +39,8 @@ var detectionKeys = []Key{
 		apply: applyWorkDays},
 	{Name: "Holidays_File", Help: "file of holiday dates (2026-10-01 or 2026-10-01..2026-10-07) and extra working days (+2026-09-27) for work_time()",
 		apply: func(c *Config, v string) error { c.HolidaysFile = v; return nil }},
+	{Name: "Summary_Language", Default: "en", Help: "language of anomaly summaries: en, or zh for the rules' summary_zh text",
+		apply: applySummaryLanguage},
 	{Name: "Reload_Poll_Interval", Default: "5s", Help: "how often the rules and threat-intel directories are also polled for changes, for file systems without change events; 0 turns the poll off",
 		apply: applyReloadPoll},
 }
@@ -87,4 +94,32 @@ func applyReloadPoll(c *Config, v string) error {
 	}
 	c.ReloadPoll = d
 	return nil
+}
+
+func applySummaryLanguage(c *Config, v string) error {
+	switch strings.ToLower(v) {
+	case "en", "zh":
+		c.SummaryLanguage = strings.ToLower(v)
+		return nil
+	}
+	return errors.New("use en or zh")
+}
+
+func (d Detection) detectionAttrs() []slog.Attr {
+	var days []string
+	for i, name := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		if d.WorkDays[i] {
+			days = append(days, name)
+		}
+	}
+	return []slog.Attr{
+		slog.String("geoip_database", d.GeoIPDatabase),
+		slog.String("home_country", d.HomeCountry),
+		slog.String("threat_intel_path", d.ThreatIntelPath),
+		slog.String("work_hours", fmt.Sprintf("%02d:%02d-%02d:%02d", d.WorkStart/60, d.WorkStart%60, d.WorkEnd/60, d.WorkEnd%60)),
+		slog.String("work_days", strings.Join(days, ",")),
+		slog.String("holidays_file", d.HolidaysFile),
+		slog.Duration("reload_poll_interval", d.ReloadPoll),
+		slog.String("summary_language", d.SummaryLanguage),
+	}
 }

@@ -11,6 +11,8 @@ import (
 type Sampling struct {
 	SampleRates       []sampling.Class  // first match wins; empty samples nothing
 	SampleFullCapture []sampling.Window // local times (Time_Zone) without sampling
+
+	sampleFullCaptureText string // Sample_Full_Capture as given, for the settings log line
 	// SampleWarnings lists the classes of SampleRates that match TCP records of every port, for
 	// the pipeline to log at start.
 	SampleWarnings []string
@@ -38,6 +40,7 @@ func applySampleFullCapture(c *Config, v string) error {
 		return err
 	}
 	c.SampleFullCapture = windows
+	c.sampleFullCaptureText = v
 	return nil
 }
 
@@ -49,6 +52,6 @@ func (s Sampling) samplingAttrs() []slog.Attr {
 	}
 	return []slog.Attr{
 		slog.String("sample_rates", strings.Join(rates, ",")),
-		slog.Int("sample_full_capture_windows", len(s.SampleFullCapture)),
+		slog.String("sample_full_capture", s.sampleFullCaptureText),
 	}
 }

@@ -56,7 +56,7 @@ type Stats struct {
 	Skipped      uint64               `json:"skipped"`
 	Panics       uint64               `json:"panics"`
 	FutureTimes  uint64               `json:"future_times"` // record times more than maxFutureSkew ahead, clamped to the wall clock (live pipelines only)
-	Untimed      uint64               `json:"untimed"`      // replayed lines skipped because neither they nor an earlier line gave a time
+	Untimed      uint64               `json:"no_timestamp"` // replayed lines skipped because neither they nor an earlier line gave a time
 	Normalizer   natlog.Stats         `json:"normalizer"`
 	Detector     detector.EngineStats `json:"detector"`
 }
@@ -165,6 +165,7 @@ func New(cfg config.Config, opts Options) (*Pipeline, error) {
 		Rules:        ruleSource.Set,
 		TickInterval: cfg.TickInterval,
 		MaxSources:   cfg.MaxSources,
+		Language:     cfg.SummaryLanguage,
 		OnAnomaly:    out.WriteAnomaly,
 		OnTraffic:    out.WriteTraffic,
 		Extension:    detect.tracker,

@@ -265,3 +265,18 @@ func TestFlushJournaldRecordGateway(t *testing.T) {
 		t.Errorf("output lacks %s:\n%s", want, out.String())
 	}
 }
+
+func TestSummaryLanguageChinese(t *testing.T) {
+	p, out := newTestPipeline(t, map[string]string{"Gateway": "gw-zh", "Time_Zone": "UTC", "Summary_Language": "zh"})
+	start := time.Date(2026, 3, 14, 1, 0, 0, 0, time.UTC)
+
+	if err := p.Flush(scanChunk(start, "198.51.100.77", 60), "gw.kern"); err != nil {
+		t.Fatal(err)
+	}
+	p.Close(context.Background())
+
+	want := `"summary":"198.51.100.77 在 5m 内探测了 60 个目的端口，疑似端口扫描"`
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks the Chinese summary %s:\n%s", want, out.String())
+	}
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/natwatch/natwatch/internal/chunk"
 	"github.com/natwatch/natwatch/internal/natlog"
-	"github.com/natwatch/natwatch/internal/sink"
 )
 
 // ErrNoTime reports a replayed line that carries no time of its own while no earlier line of the
@@ -112,13 +111,12 @@ func convertNumbers(v any) any {
 	return v
 }
 
-// WriteBlocked reports whether InfluxDB has answered every write so far with an error that a
-// retry cannot fix (401, 403 or 404), so that replay need not wait for its points at exit.
-func (p *Pipeline) WriteBlocked() bool {
+// WritesFailing reports whether InfluxDB has accepted no point yet while at least one write
+// failed. Replay uses it at exit to stop waiting for points that are not getting through.
+func (p *Pipeline) WritesFailing() bool {
 	if p.influx == nil {
 		return false
 	}
 	stats := p.influx.Stats()
-	permanent := stats.WriteErrorKinds[sink.KindAuth] + stats.WriteErrorKinds[sink.KindNotFound]
-	return permanent > 0 && stats.PointsWritten == 0
+	return stats.PointsWritten == 0 && stats.WriteErrors > 0
 }

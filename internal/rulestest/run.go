@@ -287,6 +287,7 @@ func runCase(cfg *Config, set *rules.Set, c Case) []string {
 		Extension: behavior.New(behavior.Config{Calendar: cal}),
 		OnAnomaly: func(a detector.Anomaly) { got = append(got, a) },
 		Sampler:   sampler,
+		Location:  loc, // baseline slots and hour() follow the test's time zone, as in the plugin
 	})
 	if err != nil {
 		return []string{err.Error()}

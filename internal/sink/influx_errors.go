@@ -42,7 +42,7 @@ func classify(err error) ErrorKind {
 		return KindNetwork
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
 		return KindAuth
-	case status == http.StatusNotFound:
+	case status == http.StatusNotFound, retentionPolicyMissing(err):
 		return KindNotFound
 	case status == http.StatusBadRequest, status == http.StatusRequestEntityTooLarge, status == http.StatusUnprocessableEntity:
 		return KindBadRequest
@@ -51,6 +51,12 @@ func classify(err error) ErrorKind {
 	default:
 		return KindServer
 	}
+}
+
+// retentionPolicyMissing reports whether InfluxDB 1.x rejected a write to a database/rp bucket
+// whose retention policy does not exist; 1.8 answers that with status 500, not 404.
+func retentionPolicyMissing(err error) bool {
+	return statusCode(err) == http.StatusInternalServerError && strings.Contains(err.Error(), "retention policy not found")
 }
 
 // statusCode returns the HTTP status of a failed write, or 0 when no response arrived.
@@ -75,7 +81,11 @@ func retryAfter(err error) time.Duration {
 func (i *Influx) describe(err error) string {
 	switch classify(err) {
 	case KindNotFound:
-		database, _, _ := strings.Cut(i.cfg.Bucket, "/")
+		database, policy, hasPolicy := strings.Cut(i.cfg.Bucket, "/")
+		if retentionPolicyMissing(err) && hasPolicy {
+			return fmt.Sprintf("InfluxDB write failed: retention policy %q of database %q not found; create it with the InfluxQL statement CREATE RETENTION POLICY \"%s\" ON \"%s\" DURATION 30d REPLICATION 1, or write to the database's default policy with InfluxDB_Bucket %s; points are kept and retried every %v",
+				policy, database, policy, database, database, i.cfg.ConfigRetryWait)
+		}
 		return fmt.Sprintf("InfluxDB write failed: bucket %q not found; on InfluxDB 1.x create the database with the InfluxQL statement CREATE DATABASE \"%s\", on 2.x or 3.x create the bucket in org %q; points are kept and retried every %v",
 			i.cfg.Bucket, database, i.cfg.Org, i.cfg.ConfigRetryWait)
 	case KindAuth:

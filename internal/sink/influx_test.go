@@ -653,3 +653,23 @@ func TestInfluxDropsPointWithoutFiniteField(t *testing.T) {
 		t.Errorf("log does not name the dropped point:\n%s", logs.String())
 	}
 }
+
+func TestInfluxRealServerMissingRetentionPolicy(t *testing.T) {
+	server := influxtest.Start(t)
+	db := influxtest.DatabaseName(t)
+	server.CreateDatabase(t, db)
+
+	var logs logBuffer
+	i := newTestInflux(t, InfluxConfig{URL: server.URL, Bucket: db + "/rp30", BatchSize: 1, FlushInterval: time.Hour, Logger: logs.logger()})
+	i.WriteAnomaly(detector.Anomaly{Time: pointTime, Rule: "r", Value: 1})
+	waitFor(t, "a failed write", func() bool { return i.Stats().WriteErrors >= 1 })
+	closeWithin(t, i, 50*time.Millisecond)
+
+	if got := i.Stats().WriteErrorKinds[KindNotFound]; got < 1 {
+		t.Errorf("write errors of kind not_found = %d, want the missing retention policy counted there", got)
+	}
+	want := `retention policy \"rp30\" of database \"` + db + `\" not found`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, logs.String())
+	}
+}
