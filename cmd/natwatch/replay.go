@@ -171,7 +171,7 @@ type source struct {
 	lastTime time.Time
 
 	// pending holds the events of the current line after ev, for formats such as Azure flow
-	// logs that put several connections on one line; scratch is the event LineAll fills.
+	// logs that put several connections on one line. scratch is the event LineAll fills.
 	pending []natlog.ConnEvent
 	next    int
 	scratch natlog.ConnEvent

@@ -18,9 +18,9 @@ var ErrNoTime = errors.New("the line carries no timestamp and no earlier line gi
 // ReplayLine normalises one line read from a log file and passes each connection in it to emit.
 //
 // reference is the time year-less timestamps are inferred from. A line without any time takes
-// fallback, the time of the previous line of the same input; with a zero fallback it is skipped
-// with ErrNoTime, because the detector's clock follows event times and one line stamped with the
-// wall clock would make every older record late. A JSON object that no log format claims is read
+// fallback, the time of the previous line of the same input. With a zero fallback it is skipped
+// with ErrNoTime: the detector's clock follows event times, and one line stamped with the wall
+// clock would make every older record late. A JSON object that no log format claims is read
 // as a record with fields, through the same field mapping as records Fluent Bit parsed.
 func (p *Pipeline) ReplayLine(line []byte, reference, fallback time.Time, ev *natlog.ConnEvent, emit natlog.Emit) error {
 	trimmed := bytes.TrimSpace(line)
