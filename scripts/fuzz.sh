@@ -2,9 +2,10 @@
 # Runs every fuzz target in the module for the given time each (default 10s), one after another,
 # because go test accepts only one -fuzz target per package run.
 #
-# Go's fuzzer sometimes ends a run whose time is up with "context deadline exceeded" and no
-# failing input (seen with Go 1.26.8 on a loaded 2-core machine). Such a run is tried once more;
-# a run that writes a failing input under testdata/fuzz fails the script at once.
+# Go's fuzz coordinator sometimes ends a run whose time is up with "context deadline exceeded"
+# and no failing input: a race at the -fuzztime deadline (golang/go#75804, fixed in Go 1.27; seen
+# here with Go 1.26.8 on a loaded 2-core machine). Such a run is tried once more; a run that writes
+# a failing input under testdata/fuzz fails the script at once.
 set -euo pipefail
 fuzztime=${1:-10s}
 cd "$(dirname "$0")/.."
