@@ -75,7 +75,7 @@ var Keys = append([]Key{
 		apply: applyLogLevel},
 	{Name: "Field_Map", Help: "comma-separated field=record_key pairs for records Fluent Bit already parsed, such as src=source.ip,dport=dpt",
 		apply: applyFieldMap},
-	{Name: "Anomaly_Stdout", Help: "write anomalies to stdout as JSON lines: on or off; default on when InfluxDB_URL is empty",
+	{Name: "Anomaly_Stdout", Help: "write anomalies to stdout as JSON lines: on or off; the plugin's default is on when InfluxDB_URL is empty, replay's is on",
 		apply: applyAnomalyStdout},
 	{Name: "Max_Sources", Default: "1000000", Help: "maximum number of source addresses tracked at once; the least recently seen is evicted",
 		apply: applyMaxSources},

@@ -4,6 +4,7 @@
 package rulestest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -125,6 +126,9 @@ func Parse(name string, data []byte) (*File, error) {
 }
 
 func parseTime(text string) (time.Time, error) {
+	if text == "" {
+		return time.Time{}, errors.New("missing: every input and expected anomaly needs a time, such as 2026-03-14T01:00:00Z")
+	}
 	t, err := time.Parse(time.RFC3339, text)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("time %q is not RFC 3339, such as 2026-03-14T01:00:00Z", text)

@@ -86,8 +86,12 @@ func (i *Influx) describe(err error) string {
 			return fmt.Sprintf("InfluxDB write failed: retention policy %q of database %q not found; create it with the InfluxQL statement CREATE RETENTION POLICY \"%s\" ON \"%s\" DURATION 30d REPLICATION 1, or write to the database's default policy with InfluxDB_Bucket %s; points are kept and retried every %v",
 				policy, database, policy, database, database, i.cfg.ConfigRetryWait)
 		}
-		return fmt.Sprintf("InfluxDB write failed: bucket %q not found; on InfluxDB 1.x create the database with the InfluxQL statement CREATE DATABASE \"%s\", on 2.x or 3.x create the bucket in org %q; points are kept and retried every %v",
-			i.cfg.Bucket, database, i.cfg.Org, i.cfg.ConfigRetryWait)
+		where := "create the bucket"
+		if i.cfg.Org != "" {
+			where = fmt.Sprintf("create the bucket in org %q", i.cfg.Org)
+		}
+		return fmt.Sprintf("InfluxDB write failed: bucket %q not found; on InfluxDB 1.x create the database with the InfluxQL statement CREATE DATABASE \"%s\", on 2.x or 3.x %s; points are kept and retried every %v",
+			i.cfg.Bucket, database, where, i.cfg.ConfigRetryWait)
 	case KindAuth:
 		return i.describeAuth(statusCode(err))
 	case KindThrottled:
