@@ -3,7 +3,6 @@ package natlog
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,39 +38,7 @@ func runCloudGolden(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 
-	out, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out = append(out, '\n')
-	path := filepath.Join(goldenDir, name+".golden.json")
-	if *update {
-		if err := os.WriteFile(path, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
-	}
-	if bytes.Equal(out, want) {
-		return
-	}
-	var wantEvents []goldenEvent
-	if err := json.Unmarshal(want, &wantEvents); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(got) != len(wantEvents) {
-		t.Errorf("%s: %d outcomes, want %d", name, len(got), len(wantEvents))
-	}
-	for i := range min(len(got), len(wantEvents)) {
-		gj, _ := json.Marshal(got[i])
-		wj, _ := json.Marshal(wantEvents[i])
-		if !bytes.Equal(gj, wj) {
-			t.Errorf("outcome %d:\n got  %s\n want %s", i+1, gj, wj)
-		}
-	}
+	compareGolden(t, filepath.Join(goldenDir, name+".golden.json"), got)
 }
 
 func TestUlogdGolden(t *testing.T)  { runCloudGolden(t, "ulogd") }

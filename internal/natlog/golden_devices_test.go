@@ -3,7 +3,6 @@ package natlog
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,49 +47,7 @@ func runDeviceGolden(t *testing.T, name string) {
 		expectSkip = ""
 		got = append(got, g)
 	}
-	compareGolden(t, name, got)
-}
-
-// compareGolden writes got to name.golden.json under -update, else compares it line by line.
-func compareGolden(t *testing.T, name string, got []goldenEvent) {
-	t.Helper()
-	out, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out = append(out, '\n')
-	path := filepath.Join(goldenDir, name+".golden.json")
-	if *update {
-		if err := os.WriteFile(path, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
-	}
-	if bytes.Equal(out, want) {
-		return
-	}
-	var wantEvents []goldenEvent
-	if err := json.Unmarshal(want, &wantEvents); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	for i := range max(len(got), len(wantEvents)) {
-		var g, w goldenEvent
-		if i < len(got) {
-			g = got[i]
-		}
-		if i < len(wantEvents) {
-			w = wantEvents[i]
-		}
-		gj, _ := json.Marshal(g)
-		wj, _ := json.Marshal(w)
-		if !bytes.Equal(gj, wj) {
-			t.Errorf("%s event %d:\n got  %s\n want %s", name, i+1, gj, wj)
-		}
-	}
+	compareGolden(t, filepath.Join(goldenDir, name+".golden.json"), got)
 }
 
 // shanghai is the zone of the gateways in the shared samples (UTC+08:00, no daylight saving).

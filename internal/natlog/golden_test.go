@@ -105,13 +105,18 @@ func runGolden(t *testing.T, name string) {
 		err := n.Line(sc.Bytes(), now, &ev)
 		got = append(got, toGolden(i, &ev, err))
 	}
+	compareGolden(t, filepath.Join(goldenDir, name+".golden.json"), got)
+}
+
+// compareGolden writes got to the golden file at path under -update, else compares it with the
+// file event by event.
+func compareGolden(t *testing.T, path string, got []goldenEvent) {
+	t.Helper()
 	out, err := json.MarshalIndent(got, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out = append(out, '\n')
-
-	path := filepath.Join(goldenDir, name+".golden.json")
 	if *update {
 		if err := os.WriteFile(path, out, 0o644); err != nil {
 			t.Fatal(err)
@@ -122,24 +127,25 @@ func runGolden(t *testing.T, name string) {
 	if err != nil {
 		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
 	}
-	if !bytes.Equal(out, want) {
-		var wantEvents []goldenEvent
-		if err := json.Unmarshal(want, &wantEvents); err != nil {
-			t.Fatalf("%s: %v", path, err)
+	if bytes.Equal(out, want) {
+		return
+	}
+	var wantEvents []goldenEvent
+	if err := json.Unmarshal(want, &wantEvents); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for i := range max(len(got), len(wantEvents)) {
+		var g, w goldenEvent
+		if i < len(got) {
+			g = got[i]
 		}
-		for i := range max(len(got), len(wantEvents)) {
-			var g, w goldenEvent
-			if i < len(got) {
-				g = got[i]
-			}
-			if i < len(wantEvents) {
-				w = wantEvents[i]
-			}
-			gj, _ := json.Marshal(g)
-			wj, _ := json.Marshal(w)
-			if !bytes.Equal(gj, wj) {
-				t.Errorf("line %d:\n got  %s\n want %s", i+1, gj, wj)
-			}
+		if i < len(wantEvents) {
+			w = wantEvents[i]
+		}
+		gj, _ := json.Marshal(g)
+		wj, _ := json.Marshal(w)
+		if !bytes.Equal(gj, wj) {
+			t.Errorf("%s event %d:\n got  %s\n want %s", filepath.Base(path), i+1, gj, wj)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package natlog
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,39 +76,7 @@ func runVendorGolden(t *testing.T, name string) {
 		}
 	}
 
-	out, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out = append(out, '\n')
-	path := filepath.Join(vendorDir, name+".golden.json")
-	if *update {
-		if err := os.WriteFile(path, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run VendorGolden -update to create it)", err)
-	}
-	if bytes.Equal(out, want) {
-		return
-	}
-	var wantEvents []goldenEvent
-	if err := json.Unmarshal(want, &wantEvents); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(got) != len(wantEvents) {
-		t.Errorf("%s: %d outcomes, want %d", name, len(got), len(wantEvents))
-	}
-	for i := range min(len(got), len(wantEvents)) {
-		gj, _ := json.Marshal(got[i])
-		wj, _ := json.Marshal(wantEvents[i])
-		if !bytes.Equal(gj, wj) {
-			t.Errorf("outcome %d:\n got  %s\n want %s", i+1, gj, wj)
-		}
-	}
+	compareGolden(t, filepath.Join(vendorDir, name+".golden.json"), got)
 }
 
 func skippedLine(got []goldenEvent, line int) bool {
