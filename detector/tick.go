@@ -8,10 +8,10 @@ import (
 	"github.com/natwatch/natwatch/detector/rules"
 )
 
-// tick emits the traffic and host points of the tick that ends at t and adds them to the
-// baselines, moves the baselines to the slot of t when it starts a new one, evaluates the window
-// rules at boundary t on the seconds [t-window, t), and drops keys and alert state that have
-// expired.
+// tick closes the tick that ends at t. It emits the traffic and host points and adds them to the
+// baselines, and moves the baselines to the slot of t when t starts a new one. Then it evaluates
+// the window rules at boundary t on the seconds [t-window, t) and drops expired keys and alert
+// state.
 func (e *Engine) tick(t int64) {
 	e.stats.Ticks++
 	now := uint32(t)

@@ -9,7 +9,7 @@ import (
 
 // Summary templates are Go text/template texts executed on a map, so a field reads
 // {{ .key }}. Every rule has rule, severity, level, gateway, key, value, threshold, src, dst and
-// window; record rules add the record fields and window rules the window aggregates. Numbers
+// window. Record rules add the record fields, and window rules the window aggregates. Numbers
 // are pre-formatted: whole numbers without a decimal point, others with two decimals.
 
 // SummaryData returns the fields shared by both kinds of rule.

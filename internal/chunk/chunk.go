@@ -26,8 +26,8 @@
 // open and close groups of OpenTelemetry records) carry no log record and are skipped, as Fluent
 // Bit's own decoder does by default.
 //
-// Malformed input never panics and never reads out of bounds: Reader.Err and Fields.Err return a
-// *DecodeError with the byte offset of the problem.
+// Malformed input does not panic or read out of bounds (FuzzReader checks this). Reader.Err and
+// Fields.Err return a *DecodeError with the byte offset of the problem.
 package chunk
 
 import (
@@ -46,8 +46,8 @@ type Event struct {
 }
 
 // DecodeError reports malformed data and where it starts. For Reader the offset counts from the
-// start of the chunk; for Fields, Array and the map helpers it counts from the start of the map
-// (or array) passed in.
+// start of the chunk. For Fields, Array and the map helpers it counts from the start of the map
+// or array passed in.
 type DecodeError struct {
 	Offset int
 	Msg    string
@@ -93,8 +93,8 @@ const (
 	groupEnd   = -2
 )
 
-// Next decodes the next event into ev. It returns false at the end of the data or on error; Err
-// tells which. After an error Next keeps returning false until Reset.
+// Next decodes the next event into ev. It returns false at the end of the data or on error, and
+// Err returns nil in the first case. After an error Next keeps returning false until Reset.
 func (r *Reader) Next(ev *Event) bool {
 	for r.err == nil && r.off < len(r.data) {
 		marker, err := r.decode(ev)
@@ -274,7 +274,7 @@ func readEventTime(b []byte, off int) (sec, nsec int64, next int, err *DecodeErr
 	}
 	s := binary.BigEndian.Uint32(b[data:])
 	ns := binary.BigEndian.Uint32(b[data+4:])
-	// Fluent Bit reads the seconds as int32 to find its group markers; apart from those two
+	// Fluent Bit reads the seconds as int32 to find its group markers. Apart from those two
 	// values the field is treated as unsigned, which keeps times past 2038 working.
 	switch int32(s) {
 	case groupStart, groupEnd:

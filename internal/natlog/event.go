@@ -2,7 +2,7 @@
 //
 // A record reaches natlog in one of two shapes: fields that Fluent Bit already parsed (mapped by
 // FieldMap), or a raw log line in a `log` or `message` field (handed to the Parser registered for its
-// format). Both end in the same ConnEvent, so the detector never sees vendor differences.
+// format). Both end in the same ConnEvent, so vendor differences stop at this package.
 package natlog
 
 import (
@@ -70,7 +70,7 @@ func itoa(i int) string {
 	return string(buf[n:])
 }
 
-// Direction says which side of the gateway started the connection, judged by the configured
+// Direction is the side of the gateway that started the connection, judged by the configured
 // internal networks.
 type Direction uint8
 
@@ -93,7 +93,7 @@ func (d Direction) String() string {
 	return "unknown"
 }
 
-// Action is what the gateway did with the connection or packet.
+// Action is the gateway's decision on the connection or packet.
 type Action uint8
 
 // Actions. ActionUnknown is for formats that log only accepted traffic without saying so.
@@ -157,7 +157,7 @@ const (
 // states, vendor close reasons and Zeek conn_state values.
 type State uint8
 
-// States. StateSYNOnly means a SYN without an answer (a scan or flood probe); StateUnreplied means
+// States. StateSYNOnly means a SYN that got no reply (a scan or flood probe). StateUnreplied means
 // no packet came back at all, whatever the protocol.
 const (
 	StateUnknown State = iota
@@ -178,7 +178,7 @@ func (s State) String() string {
 	return "unknown"
 }
 
-// Counters says how the byte and packet counters of a record relate to the connection, so that
+// Counters is the relation of a record's byte and packet counters to the connection, so that
 // meters neither double count nor miss traffic.
 type Counters uint8
 
@@ -222,7 +222,7 @@ type ConnEvent struct {
 
 	Duration time.Duration
 
-	// TTL and IPID come from formats that log single packets; HasIPID tells a real ID 0 from none.
+	// TTL and IPID come from formats that log single packets; HasIPID separates a real ID 0 from none.
 	TTL     uint8
 	HasIPID bool
 	IPID    uint32
@@ -240,7 +240,7 @@ type ConnEvent struct {
 	RawKind RawKind
 }
 
-// RawKind says how to read ConnEvent.Raw.
+// RawKind is the encoding of ConnEvent.Raw.
 type RawKind uint8
 
 // Raw kinds.
@@ -261,7 +261,7 @@ func (e *ConnEvent) Bytes() uint64 { return e.OrigBytes + e.ReplyBytes }
 // Packets returns the packets of both directions.
 func (e *ConnEvent) Packets() uint64 { return e.OrigPackets + e.ReplyPackets }
 
-// SYNOnly reports whether the record shows a TCP connection attempt that got no answer.
+// SYNOnly reports whether the record shows a TCP connection attempt that got no reply.
 func (e *ConnEvent) SYNOnly() bool {
 	if e.Proto != ProtoTCP {
 		return false

@@ -30,7 +30,7 @@ import (
 // device's serial number before "(root)".
 //
 // NOTE: natwatch does not join a NAT record with the session record of the same tuple, so rules
-// see the translation and the counters in separate events; joining them needs state keyed by the
+// see the translation and the counters in separate events. Joining them needs state keyed by the
 // tuple, kept until the session ends.
 type Hillstone struct{}
 

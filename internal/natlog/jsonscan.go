@@ -5,7 +5,7 @@ import "net/netip"
 // A small JSON scanner for the cloud and flow-log formats that arrive as one JSON document per
 // line. It walks objects and arrays in place and returns values as sub-slices of the line, so
 // reading a record allocates nothing. It checks structure only as far as it walks: a value that
-// no parser asks for is skipped by bracket counting, and an invalid document ends the walk with
+// no parser reads is skipped by bracket counting, and an invalid document ends the walk with
 // an error flag instead of a panic.
 
 // jsonKind is the type of a JSON value.
@@ -22,7 +22,7 @@ const (
 )
 
 // jsonValue is one JSON value inside a line. For a string, raw is the text between the quotes,
-// still escaped when escaped is set; for every other kind, raw is the value's whole text.
+// still escaped when escaped is set. For every other kind, raw is the value's whole text.
 type jsonValue struct {
 	raw     []byte
 	kind    jsonKind
@@ -272,7 +272,7 @@ func (v jsonValue) text(buf []byte) []byte {
 	return nil
 }
 
-// jsonUnescape appends the unescaped form of s to dst, which must have room for it; it returns
+// jsonUnescape appends the unescaped form of s to dst, which must have room for it. It returns
 // nil when it does not, or on an invalid escape. \u escapes outside ASCII become '?', because no
 // field natlog reads holds non-ASCII text that it compares.
 func jsonUnescape(s, dst []byte) []byte {

@@ -63,8 +63,8 @@ func nextPair(b []byte, i int, sep byte) (key, value []byte, next int, ok bool) 
 	return key, b[vstart:end], i, true
 }
 
-// isAbsent reports whether a field value stands for "no value": the placeholders isPlaceholder
-// knows plus "--", "NONE", "NULL" and all-zero dates ("0000/00/00 00:00:00").
+// isAbsent reports whether a field value is a placeholder for "no value": those isPlaceholder
+// accepts plus "--", "NONE", "NULL" and all-zero dates ("0000/00/00 00:00:00").
 func isAbsent(b []byte) bool {
 	if isPlaceholder(b) {
 		return true
@@ -203,8 +203,8 @@ func equalFoldUpper(b []byte, upper string) bool {
 }
 
 // finishState refines an unknown state from the counters of a record that carries totals: no
-// packet back means a SYN without answer (TCP) or an unreplied flow, and packets both ways mean
-// the connection was established.
+// packet back means a SYN without reply (TCP) or an unreplied flow. Packets both ways mean the
+// connection was established.
 func finishState(ev *ConnEvent) {
 	if ev.State != StateUnknown || ev.Counters != CountersTotal || ev.OrigPackets == 0 {
 		return

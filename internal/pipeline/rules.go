@@ -48,7 +48,7 @@ func LoadRules(dir string, opts rules.Options) (*RuleSource, error) {
 		return nil, fmt.Errorf("rules directory: %w", err)
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("rules directory %s: not a directory; name the directory that holds the rule files", dir)
+		return nil, fmt.Errorf("rules directory %s: not a directory; set it to the directory that contains the rule files", dir)
 	}
 
 	var files []string
@@ -100,8 +100,9 @@ func loadRulesFS(fsys fs.FS, dir, label string, opts rules.Options) (*RuleSource
 	return &RuleSource{Path: label, Files: names, Set: set}, nil
 }
 
-// detection is what the rules of one pipeline reach besides records: the GeoIP database, the
-// threat-intel store, the behavior tracker and the watchers that reload rules and feeds.
+// detection holds the sources the rules of one pipeline read besides records (the GeoIP
+// database, the threat-intel store, the behavior tracker) and the watchers that reload rules and
+// feeds.
 type detection struct {
 	options rules.Options
 	intel   *intel.Store
